@@ -1,0 +1,56 @@
+"""``civic demo``: a local sample community, with URLs printed and ``demo.json`` written."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import typer
+
+from node.demo import build_demo, start_demo_nodes
+
+__all__ = ["demo"]
+
+
+def demo(
+    data: Path = typer.Option(Path("demo-data"), "--data", help="Folder for the demo's nodes."),
+    port: int = typer.Option(8000, "--port", help="Port of the sequencer; others follow it."),
+    records: int = typer.Option(1000, "--records", help="Sample records to append."),
+    fresh: bool = typer.Option(False, "--fresh", help="Delete an existing demo folder first."),
+    once: bool = typer.Option(False, "--once", help="Exit after writing demo.json (for scripts)."),
+) -> None:
+    """Run a local sample community until Ctrl-C, and write DIR/demo.json describing it.
+
+    Example: civic demo --data demo-data --port 8000
+    """
+    summary = build_demo(data, records=records, fresh=fresh)
+    nodes = start_demo_nodes(data, port)
+    try:
+        info = {
+            "origin": summary["origin"],
+            "log_vkey": summary["log_vkey"],
+            "nodes": [{"role": n.role, "url": n.url, "data": str(n.data_dir)} for n in nodes],
+            **{k: v for k, v in summary.items() if k not in ("origin", "log_vkey")},
+        }
+        (data / "demo.json").write_text(json.dumps(info, indent=2) + "\n", "utf-8")
+        typer.echo(f"civic-ledger demo community {info['origin']}")
+        typer.echo(f"  log verifier key: {info['log_vkey']}")
+        for n in nodes:
+            typer.echo(f"  {n.role:<10} {n.url}   (API docs: {n.url}/docs)")
+        seq = nodes[0].url
+        typer.echo(f"  checkpoint:   {seq}/log/checkpoint")
+        typer.echo(f"  a record:     {seq}/v1/records/1")
+        typer.echo(f"  a proof:      {seq}/v1/proofs/inclusion?index=1&tree_size={summary['size']}")
+        typer.echo(f"  described in: {data / 'demo.json'}")
+        if once:
+            return
+        typer.echo("Press Ctrl-C to stop.")
+        while all(n.proc.poll() is None for n in nodes):
+            time.sleep(0.5)
+        typer.echo("a demo node exited; stopping the others", err=True)
+    except KeyboardInterrupt:
+        typer.echo("\nstopping")
+    finally:
+        for n in reversed(nodes):
+            n.stop()

@@ -1,0 +1,42 @@
+"""How the CLI speaks: one line on errors, JSON when asked."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from typing import Any, NoReturn
+
+from ledger.errors import CivicError, InputError, NetworkError, VerificationError
+
+__all__ = ["EXIT_EVIDENCE", "EXIT_FAILURE", "EXIT_UNREACHABLE", "EXIT_USAGE", "emit_json", "fail"]
+
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_EVIDENCE = 3
+EXIT_UNREACHABLE = 4
+
+
+def exit_code(exc: CivicError) -> int:
+    """Exit code by error origin: evidence, unreachable, usage, other."""
+    if isinstance(exc, VerificationError):
+        return EXIT_EVIDENCE
+    if isinstance(exc, NetworkError):
+        return EXIT_UNREACHABLE
+    if isinstance(exc, InputError):
+        return EXIT_USAGE
+    return EXIT_FAILURE
+
+
+def fail(exc: CivicError) -> NoReturn:
+    """Print ``error: <message>`` on stderr and exit; tracebacks only with CIVIC_VERBOSE=1."""
+    if os.environ.get("CIVIC_VERBOSE"):
+        traceback.print_exception(exc)
+    print(f"error: {exc.diagnostics()}", file=sys.stderr)
+    sys.exit(exit_code(exc))
+
+
+def emit_json(value: Any) -> None:
+    """Print ``value`` as indented JSON on stdout."""
+    print(json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True))

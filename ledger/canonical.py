@@ -1,0 +1,57 @@
+"""RFC 8785 JSON Canonicalization Scheme (JCS) and strict JSON parsing.
+
+The bytes that are hashed or signed are produced here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import rfc8785
+
+from ledger.errors import InputError
+
+__all__ = ["canonical_json", "is_canonical", "parse_json"]
+
+
+def canonical_json(value: Any) -> bytes:
+    """RFC 8785 canonical UTF-8 bytes of a JSON value."""
+    try:
+        return bytes(rfc8785.dumps(value))
+    except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
+        raise InputError(f"value cannot be canonicalised as JSON: {exc}") from exc
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in out:
+            raise InputError(f"duplicate JSON object key {k!r}")
+        out[k] = v
+    return out
+
+
+def _no_constant(name: str) -> Any:
+    raise InputError(f"JSON constant {name} is not allowed")
+
+
+def parse_json(data: bytes | str) -> Any:
+    """Parse JSON strictly: UTF-8, no duplicate keys, no NaN/Infinity."""
+    try:
+        text = data.decode("utf-8") if isinstance(data, bytes) else data
+        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+    except UnicodeDecodeError as exc:
+        raise InputError("JSON is not valid UTF-8") from exc
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from exc
+
+
+def is_canonical(data: bytes) -> bool:
+    """True if ``data`` is exactly the JCS form of the JSON it holds."""
+    try:
+        return canonical_json(parse_json(data)) == data
+    except InputError:
+        return False

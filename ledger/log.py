@@ -1,0 +1,339 @@
+"""The append-only log: batched appends, roots, proofs, tiles and signed checkpoints.
+
+The log stores opaque entry bytes (C2SP tlog-tiles entries); JSON records are one use
+of it (:meth:`Log.append_records`). One transaction per batch holds the entries, the
+completed tree nodes and the new signed checkpoint, so after a crash at any point the
+log reopens at the last committed batch with its tree and checkpoint in agreement.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection
+from sqlalchemy.exc import SQLAlchemyError
+
+from ledger import merkle
+from ledger.errors import InputError, IntegrityError, NotFoundError, StorageError
+from ledger.notes import Checkpoint, NoteSigner, open_checkpoint, sign_checkpoint
+from ledger.records import GENESIS_PREV, build_record, format_time, parse_record
+from ledger.storage import Store
+from ledger.tiles import MAX_ENTRY_SIZE, TILE_HEIGHT, TILE_WIDTH, encode_bundle, tile_width
+
+__all__ = ["AppendResult", "Log", "Writer"]
+
+Writer = Callable[[Connection], None]
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    """Where a batch landed: indexes [first, size) and the checkpoint that commits them."""
+
+    first: int
+    size: int
+    leaf_hashes: tuple[bytes, ...]
+    checkpoint: bytes
+
+
+class Log:
+    """A tamper-evident log over a :class:`Store`, signing checkpoints with ``signer``.
+
+    One process writes a log; appends are serialised by an in-process lock, reads may
+    run concurrently from other threads.
+    """
+
+    def __init__(self, store: Store, origin: str, signer: NoteSigner) -> None:
+        if signer.name != origin:
+            raise InputError(f"log key name {signer.name!r} must equal the origin {origin!r}")
+        self.store = store
+        self.origin = origin
+        self.signer = signer
+        self.verifier = signer.verifier()
+        self.lock = threading.RLock()
+        self._open()
+
+    def _open(self) -> None:
+        """Load the frontier and check it against the newest checkpoint (O(log n) reads)."""
+        try:
+            with self.store.engine.connect() as conn:
+                size = self.store.size(conn)
+                ids = merkle.root_ranges(size)
+                found = self.store.fetch_nodes(conn, ids)
+                latest = self.store.latest_checkpoint(conn)
+                last = self.store.node_range(conn, 0, size - 1, size) if size else []
+        except SQLAlchemyError as exc:
+            raise StorageError(f"cannot read the log: {exc}") from exc
+        missing = [i for i in ids if i not in found]
+        if missing:
+            raise IntegrityError(f"log of size {size} is missing tree nodes {missing[:3]}")
+        self._frontier = merkle.CompactRange(size, [found[i] for i in ids])
+        self._last_leaf = last[0] if last else None
+        if latest is None:
+            if size:
+                raise IntegrityError(f"log has {size} entries but no checkpoint")
+            return
+        _, note = latest
+        cp, _ = open_checkpoint(note, self.verifier)
+        if cp.origin != self.origin or cp.size != size or cp.root_hash != self._frontier.root():
+            raise IntegrityError(
+                f"newest checkpoint (size {cp.size}) does not match the stored tree "
+                f"(size {size}): the database was altered outside the log"
+            )
+
+    # --- state -------------------------------------------------------------------------
+
+    @property
+    def size(self) -> int:
+        return self._frontier.size
+
+    def root(self) -> bytes:
+        """The root of the current tree."""
+        return self._frontier.root()
+
+    @property
+    def last_leaf_hash(self) -> bytes | None:
+        return self._last_leaf
+
+    # --- appends -----------------------------------------------------------------------
+
+    def append(self, new: Sequence[bytes], also: Writer | None = None) -> AppendResult:
+        """Append entries as one batch: one transaction, one new signed checkpoint.
+
+        ``also(conn)`` runs inside the same transaction (e.g. to update state views).
+        """
+        with self.lock:
+            return self._append(new, also)
+
+    def append_records(
+        self, envelopes: Sequence[dict[str, Any]], now: datetime | None = None
+    ) -> AppendResult:
+        """Append JSON records (DESIGN.md) around ``envelopes``, chained by ``prev``."""
+        with self.lock:
+            when = format_time(now or datetime.now(UTC))
+            prev = self.head
+            out = []
+            for i, env in enumerate(envelopes):
+                data = build_record(self.size + i, prev, when, env)
+                out.append(data)
+                prev = merkle.leaf_hash(data).hex()
+            return self._append(out)
+
+    @property
+    def head(self) -> str:
+        """Hex leaf hash of the newest entry (the next record's ``prev``)."""
+        return GENESIS_PREV if self._last_leaf is None else self._last_leaf.hex()
+
+    def _append(self, new: Sequence[bytes], also: Writer | None = None) -> AppendResult:
+        if not new:
+            raise InputError("an append needs at least one entry")
+        for e in new:
+            if len(e) > MAX_ENTRY_SIZE:
+                raise InputError(f"entry of {len(e)} bytes exceeds {MAX_ENTRY_SIZE} bytes")
+        frontier = merkle.CompactRange(self._frontier.size, list(self._frontier.hashes))
+        first = frontier.size
+        rows_e: list[dict[str, Any]] = []
+        rows_n: list[dict[str, Any]] = []
+        leaves = []
+        for offset, data in enumerate(new):
+            lh = merkle.leaf_hash(data)
+            leaves.append(lh)
+            rows_e.append({"idx": first + offset, "data": data, "leaf_hash": lh})
+            for (level, idx), h in frontier.append(lh):
+                if level:
+                    rows_n.append({"level": level, "idx": idx, "hash": h})
+        cp = Checkpoint(self.origin, frontier.size, frontier.root())
+        note = sign_checkpoint(cp, self.signer)
+        try:
+            with self.store.engine.begin() as conn:
+                self.store.insert_batch(conn, rows_e, rows_n, (frontier.size, note))
+                if also is not None:
+                    also(conn)
+        except SQLAlchemyError as exc:
+            raise StorageError(f"append of {len(new)} entries at {first} failed: {exc}") from exc
+        self._frontier = frontier
+        self._last_leaf = leaves[-1]
+        return AppendResult(first, frontier.size, tuple(leaves), note)
+
+    # --- reads -------------------------------------------------------------------------
+
+    def _check_size(self, size: int, what: str = "tree size") -> None:
+        if size < 0 or size > self.size:
+            raise InputError(f"{what} {size} is beyond the current tree size {self.size}")
+
+    def _read(self, fn: Callable[[Connection], Any]) -> Any:
+        try:
+            with self.store.engine.connect() as conn:
+                return fn(conn)
+        except SQLAlchemyError as exc:
+            raise StorageError(f"cannot read the log: {exc}") from exc
+
+    def _hash_ranges(self, ranges: Sequence[tuple[int, int]]) -> list[bytes]:
+        ids = merkle.nodes_needed(ranges)
+        found: dict[tuple[int, int], bytes] = self._read(lambda c: self.store.fetch_nodes(c, ids))
+        if len(found) != len(ids):
+            raise IntegrityError("tree nodes needed for a proof are missing from storage")
+        memo: dict[tuple[int, int], bytes] = {}
+        for r in ranges:
+            if r not in memo:
+                memo[r] = merkle.hash_of_range(r[0], r[1], found)
+        return [memo[r] for r in ranges]
+
+    def root_at(self, size: int) -> bytes:
+        """The root of the tree of the first ``size`` entries."""
+        self._check_size(size)
+        if size == self.size:
+            return self.root()
+        return self._hash_ranges([(0, size)])[0]
+
+    def inclusion_proof(self, index: int, size: int) -> list[bytes]:
+        """RFC 9162 §2.1.3.1 inclusion proof of entry ``index`` in the tree of ``size``."""
+        self._check_size(size)
+        if not 0 <= index < size:
+            raise InputError(f"index {index} is not below tree size {size}")
+        return self._hash_ranges(merkle.inclusion_proof_ranges(index, size))
+
+    def inclusion_proofs(self, indexes: Sequence[int], size: int) -> list[list[bytes]]:
+        """Inclusion proofs of several entries in one tree, with one round of reads."""
+        self._check_size(size)
+        per = []
+        for index in indexes:
+            if not 0 <= index < size:
+                raise InputError(f"index {index} is not below tree size {size}")
+            per.append(merkle.inclusion_proof_ranges(index, size))
+        flat = self._hash_ranges([r for ranges in per for r in ranges])
+        out, pos = [], 0
+        for ranges in per:
+            out.append(flat[pos : pos + len(ranges)])
+            pos += len(ranges)
+        return out
+
+    def consistency_proof(self, first: int, second: int) -> list[bytes]:
+        """RFC 9162 §2.1.4.1 consistency proof from size ``first`` to ``second``."""
+        self._check_size(second, "second size")
+        if not 0 <= first <= second:
+            raise InputError(f"first size {first} must be between 0 and second size {second}")
+        return self._hash_ranges(merkle.consistency_proof_ranges(first, second))
+
+    def entry(self, index: int) -> bytes:
+        """The bytes of entry ``index``."""
+        if not 0 <= index < self.size:
+            raise NotFoundError(f"no entry {index}: the log has {self.size} entries")
+        got: list[bytes] = self._read(lambda c: self.store.entry_range(c, index, index + 1))
+        if not got:
+            raise IntegrityError(f"entry {index} is missing from storage")
+        return got[0]
+
+    def entries(self, lo: int, hi: int) -> list[bytes]:
+        """Entries [lo, hi), clipped to the current size."""
+        hi = min(hi, self.size)
+        if lo >= hi:
+            return []
+        out: list[bytes] = self._read(lambda c: self.store.entry_range(c, lo, hi))
+        return out
+
+    def leaf_hashes(self, lo: int, hi: int) -> list[bytes]:
+        """Leaf hashes of entries [lo, hi), clipped to the current size."""
+        hi = min(hi, self.size)
+        out: list[bytes] = self._read(lambda c: self.store.node_range(c, 0, lo, hi))
+        return out
+
+    def index_of_leaf(self, leaf_hash: bytes, size: int | None = None) -> int:
+        """The index of the entry with ``leaf_hash`` below ``size``; NotFoundError if none."""
+        size = self.size if size is None else size
+        idx: int | None = self._read(lambda c: self.store.index_of_leaf(c, leaf_hash))
+        if idx is None or idx >= size:
+            raise NotFoundError(f"no entry with leaf hash {leaf_hash.hex()} in tree size {size}")
+        return idx
+
+    def checkpoint(self) -> bytes:
+        """The newest signed checkpoint note."""
+        got = self._read(self.store.latest_checkpoint)
+        if got is None:
+            return sign_checkpoint(Checkpoint(self.origin, 0, merkle.EMPTY_ROOT), self.signer)
+        note: bytes = got[1]
+        return note
+
+    def checkpoint_at(self, size: int) -> bytes:
+        """The signed checkpoint of exactly ``size``; NotFoundError if none was issued."""
+        note: bytes | None = self._read(lambda c: self.store.checkpoint_at(c, size))
+        if note is None:
+            raise NotFoundError(f"no checkpoint was issued at size {size}")
+        return note
+
+    def tile(self, level: int, index: int, width: int) -> bytes:
+        """C2SP tlog-tiles hash tile: ``width`` hashes of tree level 8·``level``."""
+        available = tile_width(level, index, self.size)
+        if width > available:
+            raise NotFoundError(
+                f"tile {level}/{index} has only {available} hashes at size {self.size}"
+            )
+        lo = index * TILE_WIDTH
+        hashes: list[bytes] = self._read(
+            lambda c: self.store.node_range(c, level * TILE_HEIGHT, lo, lo + width)
+        )
+        if len(hashes) != width:
+            raise IntegrityError(f"tile {level}/{index} is incomplete in storage")
+        return b"".join(hashes)
+
+    def entry_bundle(self, index: int, width: int) -> bytes:
+        """C2SP tlog-tiles entry bundle ``index`` with its first ``width`` entries."""
+        available = tile_width(None, index, self.size)
+        if width > available:
+            raise NotFoundError(
+                f"entry bundle {index} has only {available} entries at size {self.size}"
+            )
+        lo = index * TILE_WIDTH
+        return encode_bundle(self.entries(lo, lo + width))
+
+    # --- full verification ------------------------------------------------------------
+
+    def verify_integrity(self, chained_records: bool = True, batch: int = 4096) -> int:
+        """Recompute every leaf, node, root and (for JSON records) the ``prev`` chain.
+
+        Returns the number of entries checked; raises IntegrityError at the first
+        disagreement, naming the index. O(n) reads: an operator's or auditor's check.
+        """
+        size = self.size
+        frontier = merkle.CompactRange()
+        prev = GENESIS_PREV
+        lo = 0
+        while lo < size:
+            hi = min(size, lo + batch)
+            rows: list[tuple[bytes, bytes]] = self._read(
+                lambda c, lo=lo, hi=hi: list(
+                    zip(
+                        self.store.entry_range(c, lo, hi),
+                        self.store.node_range(c, 0, lo, hi),
+                        strict=True,
+                    )
+                )
+            )
+            if len(rows) != hi - lo:
+                raise IntegrityError(f"entries between {lo} and {hi} are missing")
+            new_nodes: dict[tuple[int, int], bytes] = {}
+            for off, (data, stored_leaf) in enumerate(rows):
+                i = lo + off
+                lh = merkle.leaf_hash(data)
+                if lh != stored_leaf:
+                    raise IntegrityError(f"entry {i}: stored leaf hash does not match its bytes")
+                if chained_records:
+                    rec = parse_record(data)
+                    if rec.index != i or rec.prev != prev:
+                        raise IntegrityError(f"record {i}: index or prev link is broken")
+                    prev = lh.hex()
+                new_nodes.update(dict(frontier.append(lh)))
+            inner = [k for k in new_nodes if k[0] > 0]
+            stored = self._read(lambda c, inner=inner: self.store.fetch_nodes(c, inner))
+            for k in inner:
+                if stored.get(k) != new_nodes[k]:
+                    raise IntegrityError(f"tree node {k} does not match the entries below it")
+            lo = hi
+        note = self.checkpoint()
+        cp, _ = open_checkpoint(note, self.verifier)
+        if cp.size != size or cp.root_hash != frontier.root():
+            raise IntegrityError("the newest checkpoint does not match the recomputed tree")
+        return size

@@ -1,0 +1,54 @@
+"""The FastAPI application of a civic-ledger node."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+
+import ledger
+from node import routes_community, routes_proofs, routes_statements, routes_tiles
+from node.context import open_context
+from node.limits import BodyLimit
+from node.problems import install_problem_handlers
+
+__all__ = ["MAX_BODY", "create_app"]
+
+MAX_BODY = 8 * 1024 * 1024
+
+
+def create_app(data_dir: Path) -> FastAPI:
+    """A node app over the data folder ``data_dir``; resources open in the lifespan."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        ctx = open_context(data_dir, serve=True)
+        app.state.ctx = ctx
+        try:
+            yield
+        finally:
+            ctx.close()
+
+    app = FastAPI(
+        title="civic-ledger node",
+        version=ledger.__version__,
+        description="A community's tamper-evident ledger: C2SP tiles, RFC 9162 proofs.",
+        lifespan=lifespan,
+    )
+    install_problem_handlers(app)
+    app.include_router(routes_tiles.router)
+    app.include_router(routes_proofs.router)
+    app.include_router(routes_statements.router)
+    app.include_router(routes_community.router)
+
+    @app.get("/healthz", tags=["operations"])
+    def healthz() -> dict[str, Any]:
+        """Liveness and the current tree size."""
+        ctx = app.state.ctx
+        return {"ok": True, "origin": ctx.cfg.origin, "role": ctx.cfg.role, "size": ctx.log.size}
+
+    app.add_middleware(BodyLimit, max_bytes=MAX_BODY)
+    return app

@@ -1,0 +1,87 @@
+"""A node's data folder: its config file, its keys and its database.
+
+Layout of ``DIR``::
+
+    node.json      role, origin, database URL (null: the SQLite file below), peers
+    log.key        the log's note signing key (sequencer only; mode 0600)
+    ledger.sqlite  the default database
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ledger.errors import InputError
+from ledger.notes import NoteSigner, generate_signer, parse_private_key
+from ledger.storage import sqlite_url
+
+__all__ = ["NodeConfig", "init_data_dir", "load_config", "load_log_key", "save_config"]
+
+CONFIG_FILE = "node.json"
+LOG_KEY_FILE = "log.key"
+
+
+@dataclass
+class NodeConfig:
+    """What a node needs to start, kept in ``DIR/node.json``."""
+
+    origin: str
+    role: str = "sequencer"
+    database: str | None = None
+    log_vkey: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def database_url(self, data_dir: Path) -> str:
+        """The configured database, or the SQLite file in the data folder."""
+        return self.database or sqlite_url(data_dir.resolve() / "ledger.sqlite")
+
+
+def load_config(data_dir: Path) -> NodeConfig:
+    """Read ``DIR/node.json``; InputError that says how to create it when missing."""
+    path = data_dir / CONFIG_FILE
+    if not path.is_file():
+        raise InputError(
+            f"{data_dir} is not a civic-ledger data folder (no {CONFIG_FILE}); "
+            "create one with `civic community init --data DIR ...`"
+        )
+    try:
+        raw = json.loads(path.read_text("utf-8"))
+        return NodeConfig(**raw)
+    except (ValueError, TypeError) as exc:
+        raise InputError(f"{path} is not a valid node config: {exc}") from exc
+
+
+def save_config(data_dir: Path, cfg: NodeConfig) -> None:
+    """Write ``DIR/node.json`` atomically."""
+    tmp = data_dir / (CONFIG_FILE + ".tmp")
+    tmp.write_text(json.dumps(asdict(cfg), indent=2, sort_keys=True) + "\n", "utf-8")
+    os.replace(tmp, data_dir / CONFIG_FILE)
+
+
+def load_log_key(data_dir: Path) -> NoteSigner:
+    """The log's signing key from ``DIR/log.key``."""
+    path = data_dir / LOG_KEY_FILE
+    if not path.is_file():
+        raise InputError(f"no log key at {path}: this data folder is not a sequencer's")
+    return parse_private_key(path.read_text("utf-8").strip())
+
+
+def init_data_dir(
+    data_dir: Path, origin: str, database: str | None = None, signer: NoteSigner | None = None
+) -> tuple[NodeConfig, NoteSigner]:
+    """Create a sequencer's data folder with a new log key; refuses to overwrite one."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    if (data_dir / CONFIG_FILE).exists():
+        raise InputError(f"{data_dir} already holds a node; choose an empty folder")
+    signer = signer or generate_signer(origin)
+    key_path = data_dir / LOG_KEY_FILE
+    fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(signer.private_key_string() + "\n")
+    cfg = NodeConfig(origin=origin, database=database, log_vkey=signer.verifier().vkey())
+    save_config(data_dir, cfg)
+    return cfg, signer

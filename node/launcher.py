@@ -1,0 +1,113 @@
+"""Start nodes as real processes on 127.0.0.1 and wait until they answer.
+
+Used by ``civic demo``, the multi-process tests and the benchmarks alike.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from ledger.errors import NetworkError
+
+__all__ = ["NodeProcess", "free_port", "start_node", "wait_healthy"]
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@dataclass
+class NodeProcess:
+    """A node running as a child process."""
+
+    data_dir: Path
+    port: int
+    proc: subprocess.Popen[bytes]
+    role: str = "sequencer"
+    args: list[str] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def kill(self) -> None:
+        """SIGKILL: no chance to clean up, as in a crash."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL if it does not exit in time."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def wait_healthy(
+    url: str, timeout: float = 30.0, proc: subprocess.Popen[bytes] | None = None
+) -> None:
+    """Poll ``url``/healthz until it answers 200; NetworkError after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    last = ""
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise NetworkError(f"node at {url} exited with code {proc.returncode} while starting")
+        try:
+            r = httpx.get(url + "/healthz", timeout=2.0)
+            if r.status_code in (200, 503):
+                return
+            last = f"HTTP {r.status_code}"
+        except httpx.HTTPError as exc:
+            last = str(exc) or type(exc).__name__
+        time.sleep(0.1)
+    raise NetworkError(f"node at {url} did not answer within {timeout:.0f}s ({last})")
+
+
+def start_node(
+    data_dir: Path,
+    port: int | None = None,
+    extra_args: list[str] | None = None,
+    log_file: Path | None = None,
+    wait: bool = True,
+) -> NodeProcess:
+    """Run ``civic node start`` for ``data_dir`` in a child process and wait until healthy."""
+    port = port or free_port()
+    args = [
+        sys.executable,
+        "-m",
+        "cli.main",
+        "node",
+        "start",
+        "--data",
+        str(data_dir),
+        "--port",
+        str(port),
+        *(extra_args or []),
+    ]
+    out = open(log_file, "ab") if log_file else subprocess.DEVNULL  # noqa: SIM115
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env)
+    node = NodeProcess(data_dir, port, proc, args=args)
+    if wait:
+        try:
+            wait_healthy(node.url, proc=proc)
+        except NetworkError:
+            node.kill()
+            raise
+    return node

@@ -1,0 +1,117 @@
+"""``POST /v1/statements``: the committee's and residents' single write path."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+
+from ledger.canonical import parse_json
+from ledger.errors import CivicError, InputError, TooLargeError
+from node.context import NodeContext, get_ctx
+from node.problems import problem
+from node.sequencer import MAX_BATCH, Accepted
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1", tags=["statements"])
+Ctx = Annotated[NodeContext, Depends(get_ctx)]
+
+
+def _problem_body(exc: CivicError) -> dict[str, Any]:
+    return {"type": "about:blank", "title": exc.title, "status": exc.status, "detail": exc.message}
+
+
+def accepted_body(ctx: NodeContext, results: list[Accepted]) -> list[dict[str, Any]]:
+    """201 bodies: index, leaf hash, the checkpoint and an inclusion proof in it."""
+    out: list[dict[str, Any]] = []
+    by_size: dict[int, list[Accepted]] = {}
+    for a in results:
+        by_size.setdefault(a.size, []).append(a)
+    proofs: dict[int, list[bytes]] = {}
+    for size, group in by_size.items():
+        for a, p in zip(
+            group, ctx.log.inclusion_proofs([a.index for a in group], size), strict=True
+        ):
+            proofs[a.index] = p
+    for a in results:
+        out.append(
+            {
+                "index": a.index,
+                "leaf_hash": a.leaf_hash,
+                "checkpoint": a.checkpoint.decode(),
+                "inclusion_proof": {
+                    "leaf_index": a.index,
+                    "tree_size": a.size,
+                    "hashes": [h.hex() for h in proofs[a.index]],
+                },
+            }
+        )
+    return out
+
+
+@router.post(
+    "/statements",
+    status_code=201,
+    responses={
+        201: {"description": "accepted, durable and in a checkpoint"},
+        401: {"description": "a signature does not verify"},
+        403: {"description": "the signer lacks the role"},
+        409: {"description": "a rule is broken (replay, stale, conflict)"},
+        413: {"description": "body or array too large"},
+        422: {"description": "malformed or unknown statement type"},
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "description": "One envelope {statement, signatures[, private]} "
+                        f"or an array of up to {MAX_BATCH}",
+                        "oneOf": [
+                            {"type": "object"},
+                            {"type": "array", "items": {"type": "object"}},
+                        ],
+                    }
+                }
+            },
+        }
+    },
+)
+async def submit(request: Request, ctx: Ctx) -> JSONResponse:
+    """Submit one signed envelope, or an array answered item by item (200 with ``results``)."""
+    import anyio
+
+    try:
+        value = parse_json(await request.body())
+    except InputError as exc:
+        return problem(422, "Malformed JSON", exc.message)
+    seq = ctx.services.get("sequencer")
+    if seq is None:
+        return problem(
+            405,
+            "Not a sequencer",
+            "this node does not accept statements; send them to the sequencer",
+        )
+    single = not isinstance(value, list)
+    items = [value] if single else value
+    if not single and not 1 <= len(items) <= MAX_BATCH:
+        exc = TooLargeError(f"an array holds 1 to {MAX_BATCH} envelopes, got {len(items)}")
+        return problem(exc.status, exc.title, exc.message)
+    results = await anyio.to_thread.run_sync(seq.submit, items)
+    ok = [r for r in results if isinstance(r, Accepted)]
+    bodies = iter(await anyio.to_thread.run_sync(accepted_body, ctx, ok) if ok else [])
+    answers: list[dict[str, Any]] = []
+    for r in results:
+        answers.append(
+            {"status": 201, **next(bodies)} if isinstance(r, Accepted) else _problem_body(r)
+        )
+    if single:
+        a = answers[0]
+        if a["status"] != 201:
+            return problem(a["status"], a["title"], a["detail"])
+        a.pop("status")
+        return JSONResponse(a, status_code=201)
+    return JSONResponse({"results": answers}, status_code=200)

@@ -1,0 +1,216 @@
+"""The sequencer: orders statements, checks each against the state, appends valid ones.
+
+Submissions from all request threads meet in one queue; a single writer thread takes
+everything waiting (group commit), applies each statement to the state in order, and
+appends the accepted ones as one batch whose transaction also updates the state views
+and the private store. A caller is answered only after that commit, with the new
+checkpoint and an inclusion proof: an acknowledged statement survives ``kill -9``.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection
+
+from ledger import merkle
+from ledger.errors import CivicError, InputError, IntegrityError
+from ledger.log import Log
+from ledger.records import build_record, format_time, parse_record
+from ledger.state import Context, State, apply_envelope, replay
+from ledger.statements import Envelope, parse_envelope
+from ledger.storage import Store
+from ledger.views import load_state, views_metadata, write_state
+from node.private import PrivateStore
+
+__all__ = ["Accepted", "Sequencer", "Submission"]
+
+log = logging.getLogger("civic.sequencer")
+MAX_BATCH = 1000
+
+
+@dataclass
+class Submission:
+    """One statement on its way in: the parsed envelope (or why it could not be parsed)."""
+
+    envelope: Envelope | None
+    error: CivicError | None = None
+    private: dict[str, Any] | None = None
+    future: Future[Accepted] = field(default_factory=Future)
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """Where an accepted statement landed."""
+
+    index: int
+    leaf_hash: str
+    size: int
+    checkpoint: bytes
+
+
+class Sequencer:
+    """Validates and appends statements for one community log."""
+
+    def __init__(
+        self,
+        log_: Log,
+        store: Store,
+        private: PrivateStore,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        on_batch: Callable[[Accepted], None] | None = None,
+    ) -> None:
+        self.log = log_
+        self.store = store
+        self.private = private
+        self.clock = clock
+        self.on_batch = on_batch
+        store.create_tables(views_metadata)
+        self.state = self._load_state()
+        self._queue: queue.Queue[Submission | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="sequencer", daemon=True)
+        self._thread.start()
+
+    def _load_state(self) -> State:
+        """The views, then any records they lack (only after a crash between versions)."""
+        with self.store.engine.connect() as conn:
+            state = load_state(conn)
+        if state.size > self.log.size:
+            raise IntegrityError(
+                f"state views are at record {state.size} but the log has {self.log.size}"
+            )
+        if state.size < self.log.size:
+            log.info("replaying records %d..%d into the views", state.size, self.log.size)
+            lo = state.size
+            while lo < self.log.size:
+                hi = min(self.log.size, lo + 4096)
+                replay([parse_record(e) for e in self.log.entries(lo, hi)], state)
+                lo = hi
+            dirty = state.take_dirty()
+            with self.store.engine.begin() as conn:
+                write_state(conn, dirty, state.size, state.head)
+        else:
+            state.take_dirty()
+        if state.size and state.head != self.log.head:
+            raise IntegrityError("state views do not end at the log's newest record")
+        return state
+
+    # --- submitting -------------------------------------------------------------------
+
+    def prepare(self, raw: Any) -> Submission:
+        """Parse and verify one submitted envelope (runs in the caller's thread)."""
+        try:
+            private = None
+            if isinstance(raw, dict) and "private" in raw:
+                raw = dict(raw)
+                private = raw.pop("private")
+                if not isinstance(private, dict):
+                    raise InputError("'private' must be a JSON object")
+            return Submission(parse_envelope(raw), private=private)
+        except CivicError as exc:
+            return Submission(None, exc)
+
+    def submit(self, raws: Sequence[Any], timeout: float = 60.0) -> list[Accepted | CivicError]:
+        """Submit envelopes; wait until each is durable in a checkpoint or rejected."""
+        subs = [self.prepare(r) for r in raws]
+        for s in subs:
+            if s.error is None:
+                self._queue.put(s)
+        out: list[Accepted | CivicError] = []
+        for s in subs:
+            if s.error is not None:
+                out.append(s.error)
+                continue
+            try:
+                out.append(s.future.result(timeout=timeout))
+            except CivicError as exc:
+                out.append(exc)
+        return out
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=30)
+
+    # --- the writer -------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < MAX_BATCH:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    self._queue.put(None)
+                    break
+                batch.append(nxt)
+            try:
+                self._process(batch)
+            except Exception as exc:  # keep serving; fail this batch's callers
+                log.exception("batch failed")
+                err = (
+                    exc if isinstance(exc, CivicError) else IntegrityError(f"append failed: {exc}")
+                )
+                for s in batch:
+                    if not s.future.done():
+                        s.future.set_exception(err)
+
+    def _process(self, batch: list[Submission]) -> None:
+        now = self.clock()
+        when = format_time(now)
+        state = self.state
+        index, prev = self.log.size, self.log.head
+        records: list[bytes] = []
+        accepted: list[tuple[Submission, int, str]] = []
+        privates: list[tuple[Envelope, dict[str, Any]]] = []
+        with self.log.lock:
+            for s in batch:
+                env = s.envelope
+                assert env is not None
+                try:
+                    data = build_record(index, prev, when, env.to_json())
+                    leaf = merkle.leaf_hash(data).hex()
+                    ctx = Context(
+                        index, datetime.fromisoformat(when.replace("Z", "+00:00")), when, leaf
+                    )
+                    if s.private is not None:
+                        self.private.check(state, env, s.private)
+                    apply_envelope(state, env, ctx)
+                except CivicError as exc:
+                    s.future.set_exception(exc)
+                    continue
+                records.append(data)
+                accepted.append((s, index, leaf))
+                if s.private is not None:
+                    privates.append((env, s.private))
+                index, prev = index + 1, leaf
+            if not records:
+                return
+            dirty = state.take_dirty()
+
+            def also(conn: Connection) -> None:
+                write_state(conn, dirty, state.size, state.head)
+                for env, priv in privates:
+                    self.private.store(conn, env, priv)
+
+            try:
+                res = self.log.append(records, also)
+            except Exception:
+                # The in-memory state ran ahead of a batch that did not commit: reload it.
+                self.state = self._load_state()
+                raise
+        for s, idx, leaf in accepted:
+            s.future.set_result(Accepted(idx, leaf, res.size, res.checkpoint))
+        if self.on_batch is not None:
+            self.on_batch(Accepted(res.first, "", res.size, res.checkpoint))

@@ -1,0 +1,48 @@
+"""Shared fixtures: databases on both engines, fixed keys."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from ledger.storage import Store
+
+from tests.pg import PgServer, start_pg
+
+VECTORS = Path(__file__).parent / "vectors"
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    srv = start_pg()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh empty database URL on each engine."""
+    if request.param == "sqlite":
+        return f"sqlite+pysqlite:///{tmp_path / 'ledger.sqlite'}"
+    srv: PgServer = request.getfixturevalue("pg_server")
+    return srv.create_database("t_" + uuid.uuid4().hex[:16])
+
+
+@pytest.fixture
+def make_store() -> Iterator[Callable[[str], Store]]:
+    """Open Stores that are closed (pools disposed) when the test ends."""
+    opened: list[Store] = []
+
+    def make(url: str) -> Store:
+        s = Store(url)
+        opened.append(s)
+        return s
+
+    yield make
+    for s in opened:
+        s.close()

@@ -1,0 +1,112 @@
+"""RFC 8785 (JCS) against the RFC's published examples, and strict parsing."""
+
+from __future__ import annotations
+
+import json
+import struct
+
+import pytest
+
+from ledger.canonical import canonical_json, is_canonical, parse_json
+from ledger.errors import InputError
+from ledger.records import build_record, parse_record
+
+
+def test_rfc8785_section_3_2_2_example() -> None:
+    # RFC 8785 §3.2.2: the sample input and its canonical output.
+    source = (
+        '{"numbers": [333333333.33333329, 1E30, 4.50, 2e-3, 0.000000000000000000000000001],'
+        ' "string": "\\u20ac$\\u000F\\u000aA\'\\u0042\\u0022\\u005c\\\\\\"\\/",'
+        ' "literals": [null, true, false]}'
+    )
+    expected = (
+        '{"literals":[null,true,false],"numbers":[333333333.3333333,1e+30,4.5,0.002,1e-27],'
+        '"string":"€$\\u000f\\nA\'B\\"\\\\\\\\\\"/"}'
+    )
+    assert canonical_json(json.loads(source)) == expected.encode()
+
+
+def test_rfc8785_section_3_2_3_sorting() -> None:
+    # RFC 8785 §3.2.3: properties sort by their UTF-16 code units.
+    value = {
+        "\u20ac": "Euro Sign",
+        "\r": "Carriage Return",
+        "\ufb33": "Hebrew Letter Dalet With Dagesh",
+        "1": "One",
+        "\U0001f600": "Emoji: Grinning Face",
+        "\u0080": "Control",
+        "\u00f6": "Latin Small Letter O With Diaeresis",
+    }
+    keys = list(json.loads(canonical_json(value)).keys())
+    assert keys == ["\r", "1", "\u0080", "\u00f6", "\u20ac", "\U0001f600", "\ufb33"]
+
+
+# RFC 8785 Appendix B: IEEE 754 bit patterns and their canonical number text.
+APPENDIX_B = [
+    ("0000000000000000", "0"),
+    ("8000000000000000", "0"),
+    ("0000000000000001", "5e-324"),
+    ("8000000000000001", "-5e-324"),
+    ("7fefffffffffffff", "1.7976931348623157e+308"),
+    ("ffefffffffffffff", "-1.7976931348623157e+308"),
+    ("4340000000000000", "9007199254740992"),
+    ("c340000000000000", "-9007199254740992"),
+    ("4430000000000000", "295147905179352830000"),
+    ("44b52d02c7e14af5", "9.999999999999997e+22"),
+    ("44b52d02c7e14af6", "1e+23"),
+    ("44b52d02c7e14af7", "1.0000000000000001e+23"),
+    ("444b1ae4d6e2ef4e", "999999999999999700000"),
+    ("444b1ae4d6e2ef4f", "999999999999999900000"),
+    ("444b1ae4d6e2ef50", "1e+21"),
+    ("3eb0c6f7a0b5ed8c", "9.999999999999997e-7"),
+    ("3eb0c6f7a0b5ed8d", "0.000001"),
+    ("41b3de4355555553", "333333333.3333332"),
+    ("41b3de4355555554", "333333333.33333325"),
+    ("41b3de4355555555", "333333333.3333333"),
+    ("41b3de4355555556", "333333333.3333334"),
+    ("41b3de4355555557", "333333333.33333343"),
+    ("becbf647612f3696", "-0.0000033333333333333333"),
+    ("43143ff3c1cb0959", "1424953923781206.2"),
+]
+
+
+@pytest.mark.parametrize(("bits", "text"), APPENDIX_B)
+def test_rfc8785_appendix_b_numbers(bits: str, text: str) -> None:
+    (value,) = struct.unpack(">d", bytes.fromhex(bits))
+    assert canonical_json(value) == text.encode()
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [b'{"a":1,"a":2}', b"{'a':1}", b'{"a":NaN}', b'{"a":Infinity}', b"\xff\xfe", b'{"a":', b""],
+)
+def test_strict_parse_refuses(bad: bytes) -> None:
+    with pytest.raises(InputError):
+        parse_json(bad)
+
+
+def test_is_canonical() -> None:
+    assert is_canonical(b'{"a":1,"b":[true]}')
+    assert not is_canonical(b'{"b":1,"a":1}')
+    assert not is_canonical(b'{"a": 1}')
+
+
+def test_record_round_trip_and_refusals() -> None:
+    data = build_record(3, "ab" * 32, "2026-11-28T10:00:00Z", {"x": "é"})
+    rec = parse_record(data)
+    assert (rec.index, rec.prev, rec.time, rec.envelope, rec.raw) == (
+        3,
+        "ab" * 32,
+        "2026-11-28T10:00:00Z",
+        {"x": "é"},
+        data,
+    )
+    for bad in (
+        data.replace(b'"index":3', b'"index":-3'),
+        data.replace(b'"prev":"ab', b'"prev":"AB'),
+        data.replace(b"10:00:00Z", b"10:00:00+01:00"),
+        data.replace(b'{"envelope"', b'{ "envelope"'),
+        b'{"index":1}',
+    ):
+        with pytest.raises(InputError):
+            parse_record(bad)

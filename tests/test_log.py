@@ -1,0 +1,206 @@
+"""The log on both engines: appends, proofs, tiles, append-only guards, reopening, tampering."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from ledger import merkle
+from ledger.errors import CivicError, InputError, IntegrityError, NotFoundError
+from ledger.log import Log
+from ledger.notes import generate_signer, open_checkpoint, parse_private_key
+from ledger.records import parse_record
+from ledger.storage import Store
+from ledger.tiles import decode_bundle
+from tests.conftest import VECTORS
+
+TESSERA = VECTORS / "tessera-log"
+TESSERA_KEY = (
+    "PRIVATE+KEY+example.com/log/testdata+33d7b496+AeymY/SZAX0jZcJ8enZ5FY1Dz+wTML2yWSkK+9DSF3eg"
+)
+TESSERA_ENTRIES = (
+    "one two three four five six seven eit nain ten ileven twelf threeten fourten fivten".split()
+)
+
+
+MakeStore = Callable[[str], Store]
+
+
+@pytest.fixture
+def log(db_url: str, make_store: MakeStore) -> Log:
+    signer = generate_signer("civic.example/test")
+    return Log(make_store(db_url), "civic.example/test", signer)
+
+
+def test_tessera_log_is_reproduced_byte_for_byte(db_url: str, make_store: MakeStore) -> None:
+    signer = parse_private_key(TESSERA_KEY)
+    log = Log(make_store(db_url), "example.com/log/testdata", signer)
+    assert log.checkpoint() == (TESSERA / "checkpoint.0").read_bytes()
+    for i, word in enumerate(TESSERA_ENTRIES):
+        res = log.append([word.encode()])
+        size = i + 1
+        assert res.checkpoint == (TESSERA / f"checkpoint.{size}").read_bytes(), size
+        assert log.tile(0, 0, size) == (TESSERA / "tile/0/000.p" / str(size)).read_bytes()
+        bundle = log.entry_bundle(0, size)
+        assert bundle == (TESSERA / "tile/entries/000.p" / str(size)).read_bytes()
+        assert decode_bundle(bundle) == [w.encode() for w in TESSERA_ENTRIES[:size]]
+    assert log.checkpoint() == (TESSERA / "checkpoint").read_bytes()
+    # Older partial widths stay servable and equal to what was published at that size.
+    assert log.tile(0, 0, 7) == (TESSERA / "tile/0/000.p/7").read_bytes()
+
+
+def test_proofs_verify_against_checkpoints(log: Log) -> None:
+    sizes = []
+    for batch in (1, 3, 250, 300, 1):
+        res = log.append([f"e{log.size + i}".encode() for i in range(batch)])
+        cp, _ = open_checkpoint(res.checkpoint, log.verifier)
+        assert cp.size == res.size and cp.root_hash == log.root()
+        sizes.append(cp.size)
+    n = log.size
+    leaves = [merkle.leaf_hash(e) for e in log.entries(0, n)]
+    assert log.root() == merkle.root_from_leaves(leaves)
+    for size in sizes:
+        root = log.root_at(size)
+        assert root == merkle.root_from_leaves(leaves[:size])
+        for index in {0, size // 2, size - 1}:
+            proof = log.inclusion_proof(index, size)
+            merkle.verify_inclusion(leaves[index], index, size, proof, root)
+        for first in {0, 1, size // 3, size}:
+            proof = log.consistency_proof(first, n)
+            if first:
+                merkle.verify_consistency(first, n, proof, log.root_at(first), log.root())
+
+
+def test_tiles_at_higher_levels(log: Log) -> None:
+    n = 256 * 256 + 300
+    for lo in range(0, n, 5000):
+        log.append([str(i).encode() for i in range(lo, min(n, lo + 5000))])
+    full = log.tile(1, 0, 256)
+    assert len(full) == 256 * 32
+    # Tile level 1 holds tree level 8: each hash is the root of 256 leaves.
+    assert full[:32] == merkle.root_from_leaves(log.leaf_hashes(0, 256))
+    assert log.tile(2, 0, 1) == merkle.root_from_leaves(log.leaf_hashes(0, 65536))
+    assert len(log.tile(1, 1, 1)) == 32
+    with pytest.raises(NotFoundError):
+        log.tile(1, 1, 2)  # only one level-8 node exists past 65536
+    with pytest.raises(NotFoundError):
+        log.entry_bundle(257, 45)
+
+
+def test_out_of_range_requests_are_refused(log: Log) -> None:
+    log.append([b"a", b"b", b"c"])
+    for call in (
+        lambda: log.inclusion_proof(3, 3),
+        lambda: log.inclusion_proof(0, 4),
+        lambda: log.consistency_proof(2, 1),
+        lambda: log.consistency_proof(1, 9),
+        lambda: log.root_at(4),
+    ):
+        with pytest.raises(InputError):
+            call()
+    with pytest.raises(NotFoundError):
+        log.entry(3)
+    with pytest.raises(NotFoundError):
+        log.index_of_leaf(merkle.leaf_hash(b"zzz"))
+    assert log.index_of_leaf(merkle.leaf_hash(b"b")) == 1
+
+
+@pytest.mark.parametrize("table", ["log_entries", "log_nodes", "log_checkpoints"])
+@pytest.mark.parametrize("op", ["UPDATE", "DELETE"])
+def test_database_refuses_update_and_delete(log: Log, table: str, op: str) -> None:
+    log.append([b"a", b"b", b"c", b"d"])
+    col = {"log_entries": "data", "log_nodes": "hash", "log_checkpoints": "note"}[table]
+    sql = f"UPDATE {table} SET {col} = {col}" if op == "UPDATE" else f"DELETE FROM {table}"
+    with pytest.raises(Exception, match="append-only"), log.store.engine.begin() as conn:
+        conn.execute(text(sql))
+    assert log.verify_integrity(chained_records=False) == 4
+
+
+def test_reopen_resumes(db_url: str, make_store: MakeStore) -> None:
+    signer = generate_signer("civic.example/test")
+    log = Log(make_store(db_url), "civic.example/test", signer)
+    log.append_records([{"n": i} for i in range(37)])
+    root, last = log.root(), log.last_leaf_hash
+    again = Log(make_store(db_url), "civic.example/test", signer)
+    assert (again.size, again.root(), again.last_leaf_hash) == (37, root, last)
+    res = again.append_records([{"n": 37}])
+    rec = parse_record(again.entry(37))
+    assert last is not None
+    assert (rec.index, rec.prev) == (37, last.hex())
+    assert res.size == 38
+    assert again.verify_integrity() == 38
+
+
+def test_records_are_chained(log: Log) -> None:
+    log.append_records([{"a": 1}, {"a": 2}])
+    log.append_records([{"a": 3}])
+    recs = [parse_record(e) for e in log.entries(0, 3)]
+    assert recs[0].prev == "0" * 64
+    assert recs[1].prev == merkle.leaf_hash(recs[0].raw).hex()
+    assert recs[2].prev == merkle.leaf_hash(recs[1].raw).hex()
+    assert [r.index for r in recs] == [0, 1, 2]
+
+
+def _drop_guards(log: Log) -> None:
+    with log.store.engine.begin() as conn:
+        if log.store.dialect == "sqlite":
+            for t in ("log_entries", "log_nodes"):
+                conn.execute(text(f"DROP TRIGGER {t}_no_update"))
+        else:
+            for t in ("log_entries", "log_nodes"):
+                conn.execute(text(f"DROP TRIGGER {t}_append_only ON {t}"))
+
+
+def test_edited_record_is_detected(log: Log) -> None:
+    log.append_records([{"amount": i} for i in range(20)])
+    _drop_guards(log)
+    with log.store.engine.begin() as conn:
+        conn.execute(
+            text("UPDATE log_entries SET data = :d WHERE idx = 5"),
+            {"d": log.entry(5).replace(b'"amount":5', b'"amount":9')},
+        )
+    with pytest.raises(IntegrityError, match="entry 5"):
+        log.verify_integrity()
+
+
+def test_edited_tree_node_is_detected_on_open(db_url: str, make_store: MakeStore) -> None:
+    signer = generate_signer("civic.example/test")
+    log = Log(make_store(db_url), "civic.example/test", signer)
+    log.append([str(i).encode() for i in range(64)])
+    _drop_guards(log)
+    with log.store.engine.begin() as conn:
+        conn.execute(text("UPDATE log_nodes SET hash = :h WHERE level = 6"), {"h": b"\x00" * 32})
+    with pytest.raises(IntegrityError, match="checkpoint"):
+        Log(make_store(db_url), "civic.example/test", signer)
+
+
+def test_wrong_key_or_origin_refused(db_url: str, make_store: MakeStore, tmp_path: Path) -> None:
+    signer = generate_signer("civic.example/test")
+    Log(make_store(db_url), "civic.example/test", signer).append([b"x"])
+    with pytest.raises(CivicError):
+        Log(make_store(db_url), "civic.example/test", generate_signer("civic.example/test"))
+    with pytest.raises(InputError):
+        Log(make_store(db_url), "civic.example/other", signer)
+
+
+def test_oversized_entry_refused_and_nothing_written(log: Log) -> None:
+    log.append([b"a"])
+    with pytest.raises(InputError):
+        log.append([b"b", b"x" * 70000])
+    assert log.size == 1
+    assert log.verify_integrity(chained_records=False) == 1
+
+
+def test_checkpoint_note_is_c2sp(log: Log) -> None:
+    log.append([b"hello"])
+    note = log.checkpoint().decode()
+    lines = note.split("\n")
+    assert lines[0] == "civic.example/test"
+    assert lines[1] == "1"
+    assert base64.b64decode(lines[2]) == merkle.leaf_hash(b"hello")
+    assert lines[3] == ""
+    assert lines[4].startswith("— civic.example/test ")
