@@ -7,7 +7,7 @@ import sys
 import typer
 
 import ledger
-from cli import demo, log_cmds, node_cmds
+from cli import community_cmds, demo, key_cmds, log_cmds, member_cmds, node_cmds, statement_cmds
 from cli.output import fail
 from ledger.errors import CivicError
 
@@ -23,6 +23,10 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+app.add_typer(key_cmds.app, name="key")
+app.add_typer(community_cmds.app, name="community")
+app.add_typer(member_cmds.app, name="member")
+app.add_typer(statement_cmds.app, name="statement")
 app.add_typer(node_cmds.app, name="node")
 app.add_typer(log_cmds.app, name="log")
 app.command("demo")(demo.demo)

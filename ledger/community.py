@@ -108,8 +108,8 @@ def _key_field(body: dict[str, Any], name: str) -> str:
 
 
 def _only_fields(
-    body: dict[str, Any], required: set[str], optional: set[str] = frozenset()
-) -> None:  # type: ignore[assignment]
+    body: dict[str, Any], required: set[str], optional: frozenset[str] | set[str] = frozenset()
+) -> None:
     missing = required - set(body)
     extra = set(body) - required - optional
     if missing or extra:

@@ -9,7 +9,8 @@ log reopens at the last committed batch with its tree and checkpoint in agreemen
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -164,16 +165,33 @@ class Log:
         if size < 0 or size > self.size:
             raise InputError(f"{what} {size} is beyond the current tree size {self.size}")
 
-    def _read(self, fn: Callable[[Connection], Any]) -> Any:
+    @contextmanager
+    def _conn(self) -> Iterator[Connection]:
         try:
             with self.store.engine.connect() as conn:
-                return fn(conn)
+                yield conn
         except SQLAlchemyError as exc:
             raise StorageError(f"cannot read the log: {exc}") from exc
 
+    def _read(self, fn: Callable[[Connection], Any]) -> Any:
+        with self._conn() as conn:
+            return fn(conn)
+
+    def _fetch(self, ids: Iterable[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        with self._conn() as conn:
+            return self.store.fetch_nodes(conn, ids)
+
+    def _entries_and_leaves(self, lo: int, hi: int) -> list[tuple[bytes, bytes]]:
+        with self._conn() as conn:
+            data = self.store.entry_range(conn, lo, hi)
+            leaves = self.store.node_range(conn, 0, lo, hi)
+        if len(data) != len(leaves):
+            raise IntegrityError(f"entries and leaf hashes between {lo} and {hi} disagree")
+        return list(zip(data, leaves, strict=True))
+
     def _hash_ranges(self, ranges: Sequence[tuple[int, int]]) -> list[bytes]:
         ids = merkle.nodes_needed(ranges)
-        found: dict[tuple[int, int], bytes] = self._read(lambda c: self.store.fetch_nodes(c, ids))
+        found = self._fetch(ids)
         if len(found) != len(ids):
             raise IntegrityError("tree nodes needed for a proof are missing from storage")
         memo: dict[tuple[int, int], bytes] = {}
@@ -303,15 +321,7 @@ class Log:
         lo = 0
         while lo < size:
             hi = min(size, lo + batch)
-            rows: list[tuple[bytes, bytes]] = self._read(
-                lambda c, lo=lo, hi=hi: list(
-                    zip(
-                        self.store.entry_range(c, lo, hi),
-                        self.store.node_range(c, 0, lo, hi),
-                        strict=True,
-                    )
-                )
-            )
+            rows = self._entries_and_leaves(lo, hi)
             if len(rows) != hi - lo:
                 raise IntegrityError(f"entries between {lo} and {hi} are missing")
             new_nodes: dict[tuple[int, int], bytes] = {}
@@ -327,7 +337,7 @@ class Log:
                     prev = lh.hex()
                 new_nodes.update(dict(frontier.append(lh)))
             inner = [k for k in new_nodes if k[0] > 0]
-            stored = self._read(lambda c, inner=inner: self.store.fetch_nodes(c, inner))
+            stored = self._fetch(inner)
             for k in inner:
                 if stored.get(k) != new_nodes[k]:
                     raise IntegrityError(f"tree node {k} does not match the entries below it")

@@ -48,7 +48,7 @@ class PrivateStore:
     """Openings of commitments in the node's database (not append-only: erasable)."""
 
     def __init__(self, store: Store) -> None:
-        self.store = store
+        self.db = store
         store.create_tables(private_metadata)
 
     def check(self, state: State, env: Envelope, private: dict[str, Any]) -> None:
@@ -83,7 +83,7 @@ class PrivateStore:
 
     def read(self, subject: str) -> list[dict[str, str]]:
         """Every opening stored for ``subject``."""
-        with self.store.engine.connect() as conn:
+        with self.db.engine.connect() as conn:
             rows = conn.execute(
                 select(private_openings).where(private_openings.c.subject == subject)
             ).mappings()
@@ -91,7 +91,7 @@ class PrivateStore:
 
     def erase(self, subject: str) -> int:
         """Delete the openings for ``subject``; NotFoundError if there were none."""
-        with self.store.engine.begin() as conn:
+        with self.db.engine.begin() as conn:
             n = conn.execute(
                 delete(private_openings).where(private_openings.c.subject == subject)
             ).rowcount

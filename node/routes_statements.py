@@ -20,6 +20,15 @@ Ctx = Annotated[NodeContext, Depends(get_ctx)]
 
 
 def _problem_body(exc: CivicError) -> dict[str, Any]:
+    # For a submitted statement, bad input means the node cannot interpret it: malformed
+    # fields, an unknown type, a bad private part. RFC 9110 calls that unprocessable.
+    if type(exc) is InputError:
+        return {
+            "type": "about:blank",
+            "title": "Unprocessable statement",
+            "status": 422,
+            "detail": exc.message,
+        }
     return {"type": "about:blank", "title": exc.title, "status": exc.status, "detail": exc.message}
 
 
@@ -98,8 +107,8 @@ async def submit(request: Request, ctx: Ctx) -> JSONResponse:
     single = not isinstance(value, list)
     items = [value] if single else value
     if not single and not 1 <= len(items) <= MAX_BATCH:
-        exc = TooLargeError(f"an array holds 1 to {MAX_BATCH} envelopes, got {len(items)}")
-        return problem(exc.status, exc.title, exc.message)
+        big = TooLargeError(f"an array holds 1 to {MAX_BATCH} envelopes, got {len(items)}")
+        return problem(big.status, big.title, big.message)
     results = await anyio.to_thread.run_sync(seq.submit, items)
     ok = [r for r in results if isinstance(r, Accepted)]
     bodies = iter(await anyio.to_thread.run_sync(accepted_body, ctx, ok) if ok else [])

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from ledger.storage import Store
-
 from tests.pg import PgServer, start_pg
 
 VECTORS = Path(__file__).parent / "vectors"

@@ -22,9 +22,23 @@ TESSERA = VECTORS / "tessera-log"
 TESSERA_KEY = (
     "PRIVATE+KEY+example.com/log/testdata+33d7b496+AeymY/SZAX0jZcJ8enZ5FY1Dz+wTML2yWSkK+9DSF3eg"
 )
-TESSERA_ENTRIES = (
-    "one two three four five six seven eit nain ten ileven twelf threeten fourten fivten".split()
-)
+TESSERA_ENTRIES = [
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eit",
+    "nain",
+    "ten",
+    "ileven",
+    "twelf",
+    "threeten",
+    "fourten",
+    "fivten",
+]
 
 
 MakeStore = Callable[[str], Store]

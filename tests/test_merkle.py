@@ -668,6 +668,17 @@ def test_verify_messages_and_error_classes() -> None:
         merkle.verify_inclusion(leaf, 8, 8, proof, CT_ROOTS[8])
     with pytest.raises(ProofError, match="proof hash 1 is 31 bytes"):
         merkle.verify_inclusion(leaf, 5, 8, [proof[0], proof[1][:31], proof[2]], CT_ROOTS[8])
+    with pytest.raises(ProofError, match="leaf hash is 31 bytes"):
+        merkle.verify_inclusion(leaf[:31], 5, 8, proof, CT_ROOTS[8])
+    with pytest.raises(ProofError, match="root hash is 33 bytes"):
+        merkle.verify_inclusion(leaf, 5, 8, proof, CT_ROOTS[8] + b"\0")
+    cons = CT_CONSISTENCY[6, 8]
+    with pytest.raises(ProofError, match="proof hash 2 is 0 bytes"):
+        merkle.verify_consistency(6, 8, [*cons[:2], b""], CT_ROOTS[6], CT_ROOTS[8])
+    with pytest.raises(ProofError, match="first root hash is 31 bytes"):
+        merkle.verify_consistency(6, 8, cons, CT_ROOTS[6][:31], CT_ROOTS[8])
+    with pytest.raises(ProofError, match="proof has 4 hashes, expected 3"):
+        merkle.verify_consistency(6, 8, [*cons, cons[0]], CT_ROOTS[6], CT_ROOTS[8])
     with pytest.raises(ProofError, match="consistency proof from size 6 to size 8: computed first"):
         merkle.verify_consistency(6, 8, CT_CONSISTENCY[6, 8], CT_ROOTS[5], CT_ROOTS[8])
     with pytest.raises(ProofError, match="computed second root"):

@@ -11,20 +11,40 @@ from fastapi.testclient import TestClient
 
 from ledger import merkle
 from ledger.notes import open_checkpoint, parse_vkey
+from ledger.statements import make_statement, sign_envelope
 from ledger.tiles import decode_bundle
 from node.app import create_app
-from node.config import init_data_dir
+from node.bootstrap import init_community
 from node.context import open_context
+from tests.factory import key
 
 
 @pytest.fixture(scope="module")
 def node_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    d = tmp_path_factory.mktemp("node")
-    init_data_dir(d, "civic.example/api")
-    ctx = open_context(d)
-    for lo in range(0, 600, 200):
-        ctx.log.append_records([{"n": i} for i in range(lo, lo + 200)])
-    ctx.close()
+    d = tmp_path_factory.mktemp("node") / "n"
+    chair = key("node-api-chair")
+    init_community(d, "civic.example/api", [chair])
+    ctx = open_context(d, serve=True)
+    try:
+        envs = [
+            sign_envelope(
+                make_statement(
+                    "civic.example/api",
+                    "member.enrol",
+                    {"key": key(f"r{i}").key_id, "unit_commitment": "ab" * 32},
+                    chair.key_id,
+                ),
+                [chair],
+            )
+            for i in range(599)
+        ]
+        for lo in range(0, 599, 200):
+            assert all(
+                not isinstance(r, Exception)
+                for r in ctx.services["sequencer"].submit(envs[lo : lo + 200])
+            )
+    finally:
+        ctx.close()
     return d
 
 
