@@ -7,7 +7,19 @@ import sys
 import typer
 
 import ledger
-from cli import community_cmds, demo, key_cmds, log_cmds, member_cmds, node_cmds, statement_cmds
+from cli import (
+    audit_cmds,
+    ballot_cmds,
+    community_cmds,
+    demo,
+    funds_cmds,
+    key_cmds,
+    log_cmds,
+    member_cmds,
+    node_cmds,
+    statement_cmds,
+    vote_cmds,
+)
 from cli.output import fail
 from ledger.errors import CivicError
 
@@ -27,6 +39,10 @@ app.add_typer(key_cmds.app, name="key")
 app.add_typer(community_cmds.app, name="community")
 app.add_typer(member_cmds.app, name="member")
 app.add_typer(statement_cmds.app, name="statement")
+app.add_typer(vote_cmds.app, name="vote")
+app.add_typer(ballot_cmds.app, name="ballot")
+app.add_typer(funds_cmds.app, name="funds")
+app.add_typer(audit_cmds.app, name="audit")
 app.add_typer(node_cmds.app, name="node")
 app.add_typer(log_cmds.app, name="log")
 app.command("demo")(demo.demo)

@@ -10,7 +10,14 @@ from typing import Any
 from fastapi import FastAPI
 
 import ledger
-from node import routes_community, routes_proofs, routes_statements, routes_tiles
+from node import (
+    routes_community,
+    routes_funds,
+    routes_proofs,
+    routes_statements,
+    routes_tiles,
+    routes_voting,
+)
 from node.context import open_context
 from node.limits import BodyLimit
 from node.problems import install_problem_handlers
@@ -43,6 +50,8 @@ def create_app(data_dir: Path) -> FastAPI:
     app.include_router(routes_proofs.router)
     app.include_router(routes_statements.router)
     app.include_router(routes_community.router)
+    app.include_router(routes_voting.router)
+    app.include_router(routes_funds.router)
 
     @app.get("/healthz", tags=["operations"])
     def healthz() -> dict[str, Any]:

@@ -6,6 +6,7 @@ genesis through :func:`init_community`, statements through the sequencer.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from base64 import b64encode
@@ -16,6 +17,7 @@ from ledger.community import commitment
 from ledger.errors import CivicError
 from ledger.keys import KeyPair, generate_keypair, load_key_file, save_key_file
 from ledger.statements import make_statement, sign_envelope
+from node import demo_funds, demo_voting
 from node.bootstrap import init_community
 from node.config import load_config
 from node.context import NodeContext, open_context
@@ -79,13 +81,21 @@ def build_demo(data: Path, records: int = 1000, fresh: bool = False) -> dict[str
                 env["private"] = {"value": unit, "salt": b64encode(salt).decode()}
                 envs.append(env)
             submit_all(ctx, envs)
+            extras = {
+                "voting": demo_voting.populate(ctx, keys),
+                "funds": demo_funds.populate(ctx, keys),
+            }
+            (data / "demo-extras.json").write_text(json.dumps(extras, indent=2) + "\n", "utf-8")
         finally:
             ctx.close()
     cfg = load_config(seq_dir)
     ctx = open_context(seq_dir)
     size = ctx.log.size
     ctx.close()
+    extras_file = data / "demo-extras.json"
+    extras = json.loads(extras_file.read_text("utf-8")) if extras_file.exists() else {}
     return {
+        **extras,
         "origin": cfg.origin,
         "log_vkey": cfg.log_vkey,
         "size": size,

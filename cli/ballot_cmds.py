@@ -1,0 +1,9 @@
+"""``civic ballot``: (filled in by the corresponding work)."""
+
+from __future__ import annotations
+
+import typer
+
+__all__ = ["app"]
+
+app = typer.Typer(help="ballot commands.")
