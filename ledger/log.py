@@ -136,16 +136,16 @@ class Log:
                 raise InputError(f"entry of {len(e)} bytes exceeds {MAX_ENTRY_SIZE} bytes")
         frontier = merkle.CompactRange(self._frontier.size, list(self._frontier.hashes))
         first = frontier.size
-        rows_e: list[dict[str, Any]] = []
-        rows_n: list[dict[str, Any]] = []
+        rows_e: list[tuple[int, bytes, bytes]] = []
+        rows_n: list[tuple[int, int, bytes]] = []
         leaves = []
         for offset, data in enumerate(new):
             lh = merkle.leaf_hash(data)
             leaves.append(lh)
-            rows_e.append({"idx": first + offset, "data": data, "leaf_hash": lh})
+            rows_e.append((first + offset, data, lh))
             for (level, idx), h in frontier.append(lh):
                 if level:
-                    rows_n.append({"level": level, "idx": idx, "hash": h})
+                    rows_n.append((level, idx, h))
         cp = Checkpoint(self.origin, frontier.size, frontier.root())
         note = sign_checkpoint(cp, self.signer)
         try:

@@ -187,7 +187,9 @@ def test_edited_tree_node_is_detected_on_open(db_url: str, make_store: MakeStore
     log.append([str(i).encode() for i in range(64)])
     _drop_guards(log)
     with log.store.engine.begin() as conn:
-        conn.execute(text("UPDATE log_nodes SET hash = :h WHERE level = 6"), {"h": b"\x00" * 32})
+        conn.execute(
+            text("UPDATE log_nodes SET hash = :h WHERE nid = :k"), {"h": b"\x00" * 32, "k": 6 << 50}
+        )
     with pytest.raises(IntegrityError, match="checkpoint"):
         Log(make_store(db_url), "civic.example/test", signer)
 
