@@ -19,13 +19,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pymerkle import SqliteTree  # noqa: E402
+from pymerkle import SqliteTree
 
-from bench.common import median, percentile, row  # noqa: E402
-from ledger import merkle  # noqa: E402
-from ledger.log import Log  # noqa: E402
-from ledger.notes import generate_signer  # noqa: E402
-from ledger.storage import Store, sqlite_url  # noqa: E402
+from bench.common import median, percentile, row
+from ledger import merkle
+from ledger.log import Log
+from ledger.notes import generate_signer
+from ledger.storage import Store, sqlite_url
 
 ORIGIN = "bench.example/log"
 
