@@ -15,11 +15,43 @@ from ledger.errors import InputError
 __all__ = ["canonical_json", "is_canonical", "parse_json"]
 
 
+def _plain(value: Any) -> bool:
+    """True when JCS and sorted compact ``json.dumps`` agree on ``value``.
+
+    They differ only for floats (RFC 8785 §3.2.2.3 number formatting) and for object
+    keys outside the Basic Multilingual Plane's lower part, where sorting by UTF-16
+    code units (§3.2.3) and by code points disagree. Statements hold integers and
+    ordinary strings, so the fast path is the common one.
+    """
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, dict):
+            for k, x in v.items():
+                if not isinstance(k, str) or (not k.isascii() and max(k) >= "\ud800"):
+                    return False
+                stack.append(x)
+        elif isinstance(v, list):
+            stack.extend(v)
+        elif isinstance(v, float):
+            return False
+        elif isinstance(v, int) and not -(2**53) < v < 2**53:
+            return False  # I-JSON range (RFC 8785 §3.2.2.3): let rfc8785 refuse it
+        elif not (v is None or isinstance(v, (str, int))):
+            return False
+    return True
+
+
 def canonical_json(value: Any) -> bytes:
     """RFC 8785 canonical UTF-8 bytes of a JSON value."""
     try:
+        if _plain(value):
+            # json escapes exactly what JCS escapes (", \\, control characters, with
+            # \\b \\f \\n \\r \\t short forms and lowercase \\u00xx otherwise).
+            text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+            return text.encode("utf-8")
         return bytes(rfc8785.dumps(value))
-    except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
+    except (rfc8785.CanonicalizationError, TypeError, ValueError, UnicodeEncodeError) as exc:
         raise InputError(f"value cannot be canonicalised as JSON: {exc}") from exc
 
 

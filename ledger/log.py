@@ -9,9 +9,9 @@ log reopens at the last committed batch with its tree and checkpoint in agreemen
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,6 +38,16 @@ class AppendResult:
     size: int
     leaf_hashes: tuple[bytes, ...]
     checkpoint: bytes
+    # The old frontier and every node the batch completed: enough to prove each new
+    # entry in this checkpoint without reading the database.
+    nodes: Mapping[tuple[int, int], bytes] = field(default_factory=dict, repr=False)
+
+    def inclusion_proof(self, index: int) -> list[bytes]:
+        """RFC 9162 inclusion proof of new entry ``index`` in this batch's checkpoint."""
+        if not self.first <= index < self.size:
+            raise InputError(f"index {index} is not in the batch [{self.first}, {self.size})")
+        ranges = merkle.inclusion_proof_ranges(index, self.size)
+        return [merkle.hash_of_range(lo, hi, self.nodes) for lo, hi in ranges]
 
 
 class Log:
@@ -136,6 +146,7 @@ class Log:
                 raise InputError(f"entry of {len(e)} bytes exceeds {MAX_ENTRY_SIZE} bytes")
         frontier = merkle.CompactRange(self._frontier.size, list(self._frontier.hashes))
         first = frontier.size
+        known = dict(zip(merkle.root_ranges(first), frontier.hashes, strict=True))
         rows_e: list[tuple[int, bytes, bytes]] = []
         rows_n: list[tuple[int, int, bytes]] = []
         leaves = []
@@ -144,6 +155,7 @@ class Log:
             leaves.append(lh)
             rows_e.append((first + offset, data, lh))
             for (level, idx), h in frontier.append(lh):
+                known[level, idx] = h
                 if level:
                     rows_n.append((level, idx, h))
         cp = Checkpoint(self.origin, frontier.size, frontier.root())
@@ -157,7 +169,7 @@ class Log:
             raise StorageError(f"append of {len(new)} entries at {first} failed: {exc}") from exc
         self._frontier = frontier
         self._last_leaf = leaves[-1]
-        return AppendResult(first, frontier.size, tuple(leaves), note)
+        return AppendResult(first, frontier.size, tuple(leaves), note, known)
 
     # --- reads -------------------------------------------------------------------------
 

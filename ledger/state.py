@@ -78,9 +78,15 @@ def registered_types() -> list[str]:
     return sorted(_HANDLERS)
 
 
+_LOADED: list[bool] = []
+
+
 def _load_modules() -> None:
     # Handlers live in their own layers; importing them registers them. Imported lazily so
-    # that ledger does not depend on voting or funds at import time.
+    # that ledger does not depend on voting or funds at import time; once per process.
+    if _LOADED:
+        return
+    _LOADED.append(True)
     import importlib
 
     for mod in ("ledger.community", "voting.rules", "funds.rules"):

@@ -32,32 +32,18 @@ def _problem_body(exc: CivicError) -> dict[str, Any]:
     return {"type": "about:blank", "title": exc.title, "status": exc.status, "detail": exc.message}
 
 
-def accepted_body(ctx: NodeContext, results: list[Accepted]) -> list[dict[str, Any]]:
-    """201 bodies: index, leaf hash, the checkpoint and an inclusion proof in it."""
-    out: list[dict[str, Any]] = []
-    by_size: dict[int, list[Accepted]] = {}
-    for a in results:
-        by_size.setdefault(a.size, []).append(a)
-    proofs: dict[int, list[bytes]] = {}
-    for size, group in by_size.items():
-        for a, p in zip(
-            group, ctx.log.inclusion_proofs([a.index for a in group], size), strict=True
-        ):
-            proofs[a.index] = p
-    for a in results:
-        out.append(
-            {
-                "index": a.index,
-                "leaf_hash": a.leaf_hash,
-                "checkpoint": a.checkpoint.decode(),
-                "inclusion_proof": {
-                    "leaf_index": a.index,
-                    "tree_size": a.size,
-                    "hashes": [h.hex() for h in proofs[a.index]],
-                },
-            }
-        )
-    return out
+def accepted_body(a: Accepted) -> dict[str, Any]:
+    """The 201 body: index, leaf hash, the checkpoint and an inclusion proof in it."""
+    return {
+        "index": a.index,
+        "leaf_hash": a.leaf_hash,
+        "checkpoint": a.checkpoint.decode(),
+        "inclusion_proof": {
+            "leaf_index": a.index,
+            "tree_size": a.size,
+            "hashes": [h.hex() for h in a.inclusion_proof],
+        },
+    }
 
 
 @router.post(
@@ -110,13 +96,10 @@ async def submit(request: Request, ctx: Ctx) -> JSONResponse:
         big = TooLargeError(f"an array holds 1 to {MAX_BATCH} envelopes, got {len(items)}")
         return problem(big.status, big.title, big.message)
     results = await anyio.to_thread.run_sync(seq.submit, items)
-    ok = [r for r in results if isinstance(r, Accepted)]
-    bodies = iter(await anyio.to_thread.run_sync(accepted_body, ctx, ok) if ok else [])
-    answers: list[dict[str, Any]] = []
-    for r in results:
-        answers.append(
-            {"status": 201, **next(bodies)} if isinstance(r, Accepted) else _problem_body(r)
-        )
+    answers: list[dict[str, Any]] = [
+        {"status": 201, **accepted_body(r)} if isinstance(r, Accepted) else _problem_body(r)
+        for r in results
+    ]
     if single:
         a = answers[0]
         if a["status"] != 201:

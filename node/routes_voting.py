@@ -1,9 +1,184 @@
-"""HTTP routes of the voting layer (filled in by the voting work)."""
+"""Ballot reads under ``/v1/ballots``: ballots, votes, results, electorates and bundles.
+
+Votes and ballot management are statements (``POST /v1/statements``); these routes only
+read the node's state (``ctx.state()``) and log. Routes stay thin: the rules live in
+:mod:`voting`.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+
+from ledger import merkle
+from ledger.errors import InputError, NotFoundError
+from ledger.notes import open_checkpoint
+from node.context import NodeContext, get_ctx
+from voting.evidence import BallotBundle, bundle_json
+from voting.rules import BALLOT_ID, compute_result
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/v1", tags=["voting"])
+Ctx = Annotated[NodeContext, Depends(get_ctx)]
+MAX_LIMIT = 1000
+MAX_PROOF_SIZES = 16
+
+
+def _ballot(ctx: NodeContext, bid: str) -> dict[str, Any]:
+    if not BALLOT_ID.match(bid):
+        raise InputError(f"{bid!r} is not a ballot id (the index of its ballot.open record)")
+    doc = ctx.state().peek("ballot", bid)
+    if doc is None:
+        raise NotFoundError(f"there is no ballot {bid}")
+    out: dict[str, Any] = doc
+    return out
+
+
+def _summary(doc: dict[str, Any]) -> dict[str, Any]:
+    result = doc["result"]
+    return {
+        "id": doc["id"],
+        "kind": doc["kind"],
+        "title": doc["title"],
+        "status": doc["status"],
+        "opens": doc["opens"],
+        "closes": doc["closes"],
+        "electorate_size": doc["electorate_size"],
+        "turnout": doc["turnout"],
+        "votes_cast": doc["votes_cast"],
+        "passed": None if result is None else result["passed"],
+    }
+
+
+@router.get("/ballots")
+def ballots(
+    ctx: Ctx,
+    status: Annotated[str | None, Query(pattern="^(open|closed|cancelled)$")] = None,
+) -> dict[str, Any]:
+    """Every ballot (newest first), optionally only those with ``status``."""
+    docs = list(ctx.state().rows("ballot").values())
+    rows = [_summary(d) for d in docs if status is None or d["status"] == status]
+    rows.sort(key=lambda r: -int(r["id"]))
+    return {"ballots": rows, "total": len(rows)}
+
+
+@router.get("/ballots/{bid}")
+def ballot(bid: str, ctx: Ctx) -> dict[str, Any]:
+    """One ballot: texts, options, times, electorate hash and size, status and result."""
+    return _ballot(ctx, bid)
+
+
+@router.get("/ballots/{bid}/votes")
+def votes(
+    bid: str,
+    ctx: Ctx,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
+    key: str | None = None,
+) -> dict[str, Any]:
+    """The counted (last) vote of each resident, by record index: key, signer, choice.
+
+    This is an open, signed ballot: every vote is public in the log anyway. ``key`` picks
+    one electorate key.
+    """
+    _ballot(ctx, bid)
+    st = ctx.state()
+    keys: list[str] = st.peek("electorate", bid, [])
+    if key is not None:
+        keys = [key] if key in keys else []
+    found = [v for k in keys if (v := st.peek("vote", f"{bid}/{k}")) is not None]
+    found.sort(key=lambda v: v["index"])
+    page = found[offset : offset + limit]
+    return {
+        "ballot": bid,
+        "total": len(found),
+        "offset": offset,
+        "limit": limit,
+        "votes": [
+            {
+                "key": v["key"],
+                "signer": v["signer"],
+                "index": v["index"],
+                "choice": v["choice"],
+                "time": v["time"],
+                "n": v["n"],
+            }
+            for v in page
+        ],
+    }
+
+
+@router.get("/ballots/{bid}/result")
+def result(bid: str, ctx: Ctx) -> dict[str, Any]:
+    """The recorded result of a closed ballot; the running tally of an open one."""
+    doc = _ballot(ctx, bid)
+    provisional = compute_result(ctx.state(), bid) if doc["status"] == "open" else None
+    return {
+        "ballot": bid,
+        "status": doc["status"],
+        "closes": doc["closes"],
+        "closed_at": doc["closed_at"],
+        "electorate_hash": doc["electorate_hash"],
+        "result": doc["result"],
+        "provisional": provisional,
+    }
+
+
+@router.get("/ballots/{bid}/electorate")
+def electorate(bid: str, ctx: Ctx) -> dict[str, Any]:
+    """The electorate snapshot: sorted key ids, whose SHA-256 of JCS is the ballot's hash."""
+    doc = _ballot(ctx, bid)
+    keys = ctx.state().peek("electorate", bid, [])
+    return {
+        "ballot": bid,
+        "electorate_hash": doc["electorate_hash"],
+        "size": len(keys),
+        "keys": keys,
+    }
+
+
+@router.get("/ballots/{bid}/bundle")
+def bundle(
+    bid: str,
+    ctx: Ctx,
+    consistency_from: Annotated[list[int] | None, Query(ge=1)] = None,
+) -> dict[str, Any]:
+    """A ``civic-ledger/ballot-bundle@v1``: the ballot's records proven against the current
+    checkpoint, with consistency proofs from each ``consistency_from`` size (see
+    :mod:`voting.evidence`)."""
+    doc = _ballot(ctx, bid)
+    log = ctx.log
+    note = log.checkpoint()
+    cp, _ = open_checkpoint(note, log.verifier)
+    first = int(bid)
+    if first >= cp.size:
+        raise NotFoundError(f"ballot {bid} is not in the current checkpoint yet; retry")
+    closed_at = doc["closed_at"]
+    end = closed_at + 1 if closed_at is not None and closed_at < cp.size else cp.size
+    sizes = sorted(set(consistency_from or []))
+    if len(sizes) > MAX_PROOF_SIZES:
+        raise InputError(f"ask for at most {MAX_PROOF_SIZES} consistency proofs at once")
+    for s in sizes:
+        if s > cp.size:
+            raise InputError(f"consistency_from {s} is beyond the current tree size {cp.size}")
+    proofs = {s: tuple(log.consistency_proof(s, cp.size)) for s in {*sizes, end} if s < cp.size}
+    ids = merkle.root_ranges(first)
+    with log.store.engine.connect() as conn:
+        nodes = log.store.fetch_nodes(conn, ids)
+    frontier = tuple(nodes[i] for i in ids)
+    st = ctx.state()
+    b = BallotBundle(
+        ballot=bid,
+        origin=cp.origin,
+        log_vkey=log.verifier.vkey(),
+        checkpoint=note,
+        first=first,
+        entries=tuple(log.entries(first, end)),
+        frontier=frontier,
+        consistency=proofs,
+        ballot_doc=doc,
+        electorate=tuple(st.peek("electorate", bid, [])),
+    )
+    return bundle_json(b)

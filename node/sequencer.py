@@ -54,6 +54,7 @@ class Accepted:
     leaf_hash: str
     size: int
     checkpoint: bytes
+    inclusion_proof: tuple[bytes, ...] = ()
 
 
 class Sequencer:
@@ -211,6 +212,7 @@ class Sequencer:
                 self.state = self._load_state()
                 raise
         for s, idx, leaf in accepted:
-            s.future.set_result(Accepted(idx, leaf, res.size, res.checkpoint))
+            proof = tuple(res.inclusion_proof(idx))
+            s.future.set_result(Accepted(idx, leaf, res.size, res.checkpoint, proof))
         if self.on_batch is not None:
             self.on_batch(Accepted(res.first, "", res.size, res.checkpoint))

@@ -6,6 +6,9 @@ import json
 import struct
 
 import pytest
+import rfc8785
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ledger.canonical import canonical_json, is_canonical, parse_json
 from ledger.errors import InputError
@@ -110,3 +113,48 @@ def test_record_round_trip_and_refusals() -> None:
     ):
         with pytest.raises(InputError):
             parse_record(bad)
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**60), 2**60)
+    | st.text()
+    | st.floats(allow_nan=False, allow_infinity=False),
+    lambda children: (
+        st.lists(children, max_size=5) | st.dictionaries(st.text(), children, max_size=5)
+    ),
+    max_leaves=25,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(json_values)
+def test_fast_path_equals_rfc8785(value: object) -> None:
+    """Our canonical_json (fast path for plain values) equals the reference library."""
+    try:
+        expected = bytes(rfc8785.dumps(value))
+    except Exception:
+        with pytest.raises(InputError):
+            canonical_json(value)
+        return
+    assert canonical_json(value) == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"\U0001f600": 1, "\ufb33": 2},  # UTF-16 order differs from code point order
+        {"a": '\x00\x1f\x7f\u2028"\\'},
+        {"n": 2**53 - 1},
+        ["\ud800"],
+    ],
+)
+def test_fast_path_edge_cases(value: object) -> None:
+    try:
+        expected = bytes(rfc8785.dumps(value))
+    except Exception:
+        with pytest.raises(InputError):
+            canonical_json(value)
+        return
+    assert canonical_json(value) == expected
