@@ -143,7 +143,7 @@ def electorate(bid: str, ctx: Ctx) -> dict[str, Any]:
 def bundle(
     bid: str,
     ctx: Ctx,
-    consistency_from: Annotated[list[int] | None, Query(ge=1)] = None,
+    consistency_from: Annotated[list[int] | None, Query()] = None,
 ) -> dict[str, Any]:
     """A ``civic-ledger/ballot-bundle@v1``: the ballot's records proven against the current
     checkpoint, with consistency proofs from each ``consistency_from`` size (see
@@ -161,6 +161,8 @@ def bundle(
     if len(sizes) > MAX_PROOF_SIZES:
         raise InputError(f"ask for at most {MAX_PROOF_SIZES} consistency proofs at once")
     for s in sizes:
+        if s < 1:
+            raise InputError("consistency_from sizes start at 1")
         if s > cp.size:
             raise InputError(f"consistency_from {s} is beyond the current tree size {cp.size}")
     proofs = {s: tuple(log.consistency_proof(s, cp.size)) for s in {*sizes, end} if s < cp.size}
