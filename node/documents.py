@@ -1,0 +1,179 @@
+"""The node's content-addressed document store: invoices, receipts, contracts, minutes.
+
+DESIGN.md, Privacy: documents live off the log, keyed by SHA-256; the log holds only the
+hash, size, media type and public flag (``funds.document.publish``). Layout in the data
+folder::
+
+    DIR/documents/ab/cdef...    the bytes of the document whose SHA-256 is abcdef...
+
+Each file is written atomically (temporary file in the same folder, fsync, rename), so a
+crash never leaves a half-written document under a valid name; a file is re-hashed when
+it is read, so a document altered on disk is refused rather than served. The upload's
+metadata (size, media type, who uploaded it, when) is a table in the node's database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import BigInteger, Column, MetaData, String, Table, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from funds.model import check_media_type
+from ledger.errors import InputError, IntegrityError, NotFoundError, TooLargeError
+from ledger.records import format_time
+from ledger.storage import NAMING, Store
+
+__all__ = [
+    "MAX_DOCUMENT_BYTES",
+    "DocumentInfo",
+    "DocumentStore",
+    "documents_metadata",
+    "documents_of",
+]
+
+# Uploads above this are refused with 413 (below the app's 8 MiB request limit).
+MAX_DOCUMENT_BYTES = 5 * 1024 * 1024
+_SHA = re.compile(r"^[0-9a-f]{64}$")
+
+documents_metadata = MetaData(naming_convention=NAMING)
+documents_table = Table(
+    "documents",
+    documents_metadata,
+    Column("sha256", String(64), primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("media_type", String(130), nullable=False),
+    Column("uploaded_by", String(128), nullable=False),
+    Column("uploaded_at", String(40), nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    """What the node knows of a stored document."""
+
+    sha256: str
+    size: int
+    media_type: str
+    uploaded_by: str
+    uploaded_at: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "sha256": self.sha256,
+            "size": self.size,
+            "media_type": self.media_type,
+            "uploaded_by": self.uploaded_by,
+            "uploaded_at": self.uploaded_at,
+        }
+
+
+def _check_sha(sha256: str) -> str:
+    if not _SHA.match(sha256):
+        raise InputError(f"{sha256!r} is not a SHA-256 in 64 lowercase hex digits")
+    return sha256
+
+
+class DocumentStore:
+    """Documents under ``root`` (``DIR/documents``) and their metadata in ``store``."""
+
+    def __init__(self, root: Path, store: Store, max_bytes: int = MAX_DOCUMENT_BYTES) -> None:
+        self.root = root
+        self.db = store
+        self.max_bytes = max_bytes
+        store.create_tables(documents_metadata)
+
+    def path_of(self, sha256: str) -> Path:
+        """Where the bytes of ``sha256`` live: ``root/ab/cdef...``."""
+        _check_sha(sha256)
+        return self.root / sha256[:2] / sha256[2:]
+
+    def put(self, data: bytes, media_type: str, uploaded_by: str) -> DocumentInfo:
+        """Store ``data`` (idempotent: the same bytes again return the first upload's info)."""
+        if len(data) > self.max_bytes:
+            raise TooLargeError(
+                f"document is {len(data)} bytes; this node keeps documents up to "
+                f"{self.max_bytes} bytes"
+            )
+        media_type = check_media_type(media_type)
+        sha = hashlib.sha256(data).hexdigest()
+        path = self.path_of(sha)
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".upload-")
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(data)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                os.replace(tmp, path)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+            dir_fd = os.open(path.parent, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)  # make the rename itself durable
+            finally:
+                os.close(dir_fd)
+        row = {
+            "sha256": sha,
+            "size": len(data),
+            "media_type": media_type,
+            "uploaded_by": uploaded_by,
+            "uploaded_at": format_time(datetime.now(UTC).replace(microsecond=0)),
+        }
+        with self.db.engine.begin() as conn:
+            ins = (
+                pg_insert(documents_table)
+                if conn.dialect.name == "postgresql"
+                else sqlite_insert(documents_table)
+            )
+            conn.execute(ins.on_conflict_do_nothing(index_elements=["sha256"]), [row])
+        info = self.info(sha)
+        assert info is not None
+        return info
+
+    def info(self, sha256: str) -> DocumentInfo | None:
+        """The metadata of ``sha256``, or None if this node does not hold it."""
+        _check_sha(sha256)
+        with self.db.engine.connect() as conn:
+            r = conn.execute(
+                select(documents_table).where(documents_table.c.sha256 == sha256)
+            ).first()
+        if r is None or not self.path_of(sha256).exists():
+            return None
+        return DocumentInfo(r.sha256, int(r.size), r.media_type, r.uploaded_by, r.uploaded_at)
+
+    def read(self, sha256: str) -> tuple[bytes, DocumentInfo]:
+        """The bytes and metadata of ``sha256``; NotFoundError if not held here,
+        IntegrityError if the file no longer hashes to its name."""
+        info = self.info(sha256)
+        if info is None:
+            raise NotFoundError(f"this node holds no document {sha256}")
+        data = self.path_of(sha256).read_bytes()
+        if hashlib.sha256(data).hexdigest() != sha256:
+            raise IntegrityError(f"stored document {sha256} no longer matches its hash")
+        return data, info
+
+
+_LOCK = threading.Lock()
+
+
+def documents_of(ctx: Any) -> DocumentStore:
+    """The document store of a node context (opened on first use, kept in its services)."""
+    with _LOCK:
+        ds = ctx.services.get("documents")
+        if ds is None:
+            ds = DocumentStore(Path(ctx.data_dir) / "documents", ctx.store)
+            ctx.services["documents"] = ds
+    assert isinstance(ds, DocumentStore)
+    return ds
