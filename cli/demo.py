@@ -8,8 +8,6 @@ from pathlib import Path
 
 import typer
 
-from node.demo import build_demo, start_demo_nodes
-
 __all__ = ["demo"]
 
 
@@ -24,7 +22,9 @@ def demo(
 
     Example: civic demo --data demo-data --port 8000
     """
-    summary = build_demo(data, records=records, fresh=fresh)
+    from node.demo import build_demo, start_demo_nodes
+
+    summary = build_demo(data, records=records, fresh=fresh, port=port)
     nodes = start_demo_nodes(data, port)
     try:
         info = {
@@ -39,7 +39,9 @@ def demo(
         for n in nodes:
             typer.echo(f"  {n.role:<10} {n.url}   (API docs: {n.url}/docs)")
         seq = nodes[0].url
-        typer.echo(f"  checkpoint:   {seq}/log/checkpoint")
+        typer.echo(f"  checkpoint:   {seq}/log/checkpoint   (cosigned by the witnesses)")
+        typer.echo(f"  policy:       {seq}/v1/policy   (C2SP tlog-policy)")
+        typer.echo(f"  gossip:       {seq}/v1/peers   evidence: {seq}/v1/evidence")
         typer.echo(f"  a record:     {seq}/v1/records/1")
         typer.echo(f"  a proof:      {seq}/v1/proofs/inclusion?index=1&tree_size={summary['size']}")
         typer.echo(f"  described in: {data / 'demo.json'}")

@@ -73,6 +73,7 @@ from ledger.community import (
     committee_keys,
     committee_threshold,
     is_active_resident,
+    register_policy_validator,
     require_committee,
     require_committee_quorum,
 )
@@ -304,6 +305,10 @@ def _signers_on_committee(state: State, env: Envelope, need: int, what: str) -> 
 
 
 # --- accounts, budgets, documents -------------------------------------------------------
+
+
+# A malformed funds key is refused when the policy is set, not when first read.
+register_policy_validator(funds_policy)
 
 
 @handler("funds.account.open")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import re
 from base64 import b64encode
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -34,6 +34,7 @@ __all__ = [
     "genesis_envelope",
     "is_active_resident",
     "log_key_id",
+    "register_policy_validator",
     "require_committee",
     "require_committee_quorum",
 ]
@@ -138,6 +139,20 @@ def _check_witnesses(witnesses: Any, quorum: Any) -> list[dict[str, str]]:
     return out
 
 
+PolicyValidator = Callable[[dict[str, Any]], object]
+_POLICY_VALIDATORS: list[PolicyValidator] = []
+
+
+def register_policy_validator(fn: PolicyValidator) -> None:
+    """Let a layer (voting, funds) check its own policy keys at genesis and ``policy.set``.
+
+    ``fn`` raises InputError for a value it cannot use, so a bad policy is refused when
+    it is set, not later when a statement first reads it.
+    """
+    if fn not in _POLICY_VALIDATORS:
+        _POLICY_VALIDATORS.append(fn)
+
+
 def _check_policy(policy: Any) -> dict[str, Any]:
     if not isinstance(policy, dict):
         raise InputError("policy must be a JSON object")
@@ -149,6 +164,8 @@ def _check_policy(policy: Any) -> dict[str, Any]:
         raise InputError("policy.committee_quorum must be null or a positive integer")
     if policy.get("ballot_openers", "committee") not in ("committee", "resident"):
         raise InputError("policy.ballot_openers must be 'committee' or 'resident'")
+    for validate in _POLICY_VALIDATORS:
+        validate(policy)
     return {**DEFAULT_POLICY, **policy}
 
 

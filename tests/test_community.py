@@ -287,3 +287,11 @@ def test_random_sequences_keep_replay_equal(ops: list[tuple[str, int]]) -> None:
         assert len({m["key"] for m in active}) == len(active)
     again = replay([parse_record(r) for r in com.records])
     assert again.snapshot() == com.state.snapshot()
+
+
+def test_layer_policy_keys_are_checked_when_set(com: Community) -> None:
+    # funds registers a validator: a malformed funds key is refused by policy.set itself.
+    a, b, _ = com.committee
+    with pytest.raises(InputError, match="funds_currencies"):
+        com.do("policy.set", {"policy": {"funds_currencies": ["euro"]}}, a, also=[b])
+    com.do("policy.set", {"policy": {"funds_currencies": ["EUR", "CHF"]}}, a, also=[b])
