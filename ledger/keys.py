@@ -23,6 +23,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import functools
 import json
 import os
 import re
@@ -105,6 +106,13 @@ def public_key_of(key_id: str) -> bytes:
     """
     if not isinstance(key_id, str):
         raise InputError(f"a key id must be a string, not {type(key_id).__name__}")
+    # Memoised (a failure is not): the same keys sign most records, and each record checks
+    # its key ids several times (shape, handler, signature) in the sequencer and the audit.
+    return _public_key_of(key_id)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _public_key_of(key_id: str) -> bytes:
     if not key_id.startswith(KEY_ID_PREFIX):
         raise InputError(f"key id must start with {KEY_ID_PREFIX!r}: {key_id!r}")
     text = key_id[len(KEY_ID_PREFIX) :]

@@ -8,15 +8,18 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.responses import JSONResponse
 
 import ledger
 from node import (
     routes_community,
     routes_funds,
+    routes_peers,
     routes_proofs,
     routes_statements,
     routes_tiles,
     routes_voting,
+    routes_witness,
 )
 from node.context import open_context
 from node.limits import BodyLimit
@@ -35,6 +38,9 @@ def create_app(data_dir: Path) -> FastAPI:
         ctx = open_context(data_dir, serve=True)
         app.state.ctx = ctx
         try:
+            # Role-dependent threads: cosignature collection (sequencer), following the
+            # log (mirror), gossip and self-checks (every role).
+            ctx.start_background()
             yield
         finally:
             ctx.close()
@@ -52,12 +58,29 @@ def create_app(data_dir: Path) -> FastAPI:
     app.include_router(routes_community.router)
     app.include_router(routes_voting.router)
     app.include_router(routes_funds.router)
+    app.include_router(routes_witness.router)
+    app.include_router(routes_peers.router)
 
-    @app.get("/healthz", tags=["operations"])
-    def healthz() -> dict[str, Any]:
-        """Liveness and the current tree size."""
+    @app.get(
+        "/healthz",
+        tags=["operations"],
+        responses={503: {"description": "evidence against the log is held: see reasons"}},
+    )
+    def healthz() -> JSONResponse:
+        """Liveness and the current tree size; 503 with the reasons while evidence is held."""
         ctx = app.state.ctx
-        return {"ok": True, "origin": ctx.cfg.origin, "role": ctx.cfg.role, "size": ctx.log.size}
+        ev = ctx.evidence()
+        reasons: list[str] = [] if ev is None else ev.reasons()
+        body: dict[str, Any] = {
+            "ok": not reasons,
+            "origin": ctx.cfg.origin,
+            "role": ctx.cfg.role,
+            "size": ctx.log.size,
+        }
+        if reasons:
+            body["reasons"] = reasons
+            body["evidence"] = "/v1/evidence"
+        return JSONResponse(body, status_code=503 if reasons else 200)
 
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY)
     return app

@@ -4,7 +4,8 @@ Layout of ``DIR``::
 
     node.json      role, origin, database URL (null: the SQLite file below), peers
     log.key        the log's note signing key (sequencer only; mode 0600)
-    ledger.sqlite  the default database
+    witness.key    the witness's cosigning key (witness only; mode 0600)
+    ledger.sqlite  the default database (a witness's or mirror's verified replica)
 """
 
 from __future__ import annotations
@@ -16,13 +17,23 @@ from pathlib import Path
 from typing import Any
 
 from ledger.errors import InputError
-from ledger.notes import NoteSigner, generate_signer, parse_private_key
+from ledger.notes import NoteSigner, NoteVerifier, generate_signer, parse_private_key, parse_vkey
 from ledger.storage import sqlite_url
 
-__all__ = ["NodeConfig", "init_data_dir", "load_config", "load_log_key", "save_config"]
+__all__ = [
+    "ROLES",
+    "NodeConfig",
+    "init_data_dir",
+    "load_config",
+    "load_log_key",
+    "log_verifier",
+    "save_config",
+]
 
 CONFIG_FILE = "node.json"
 LOG_KEY_FILE = "log.key"
+WITNESS_KEY_FILE = "witness.key"
+ROLES = ("sequencer", "witness", "mirror")
 
 
 @dataclass
@@ -34,6 +45,15 @@ class NodeConfig:
     database: str | None = None
     log_vkey: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # Witness and mirror: the base URL of the log they replicate (its tiles API).
+    follow: str | None = None
+    # Other nodes whose checkpoints and evidence this node fetches (gossip).
+    peers: list[str] = field(default_factory=list)
+    # Seconds between gossip rounds, between a mirror's polls of the log, and the longest
+    # wait before the sequencer retries a witness that did not answer.
+    gossip_interval: float = 5.0
+    follow_interval: float = 1.0
+    witness_retry: float = 5.0
 
     def database_url(self, data_dir: Path) -> str:
         """The configured database, or the SQLite file in the data folder."""
@@ -68,6 +88,16 @@ def load_log_key(data_dir: Path) -> NoteSigner:
     if not path.is_file():
         raise InputError(f"no log key at {path}: this data folder is not a sequencer's")
     return parse_private_key(path.read_text("utf-8").strip())
+
+
+def log_verifier(cfg: NodeConfig) -> NoteVerifier:
+    """The log's public key from the config; InputError saying how to set it if missing."""
+    if not cfg.log_vkey:
+        raise InputError(
+            f"this {cfg.role} does not know the log's key yet: start it with "
+            "`civic node start --log-vkey VKEY --follow URL`"
+        )
+    return parse_vkey(cfg.log_vkey)
 
 
 def init_data_dir(

@@ -1,4 +1,12 @@
-"""What a running node holds: its config, database, log and services; opened in the lifespan."""
+"""What a running node holds: its config, database, log and services; opened in the lifespan.
+
+Three roles share one shape. A **sequencer** holds the log key, appends through its
+:class:`~node.sequencer.Sequencer` and collects witness cosignatures. A **witness** and a
+**mirror** hold a verified :class:`~node.replica.Replica` of the log instead; the witness
+also cosigns. Every role keeps an evidence store and gossips with its peers, and
+:meth:`NodeContext.state` gives each the state it verified, so the read routes are the
+same everywhere.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +16,16 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 
-from ledger.errors import InputError
-from ledger.log import Log
+from ledger.errors import InputError, NotFoundError
+from ledger.notes import Policy
+from ledger.policy import policy_from_genesis
 from ledger.state import State
 from ledger.storage import Store
-from node.config import NodeConfig, load_config, load_log_key
+from node.config import ROLES, NodeConfig, load_config, load_log_key, log_verifier
+from node.cosigning import WitnessedLog
 
 if TYPE_CHECKING:
+    from node.evidence import EvidenceStore
     from node.private import PrivateStore
 
 __all__ = ["NodeContext", "get_ctx", "open_context"]
@@ -27,49 +38,200 @@ class NodeContext:
     data_dir: Path
     cfg: NodeConfig
     store: Store
-    log: Log
+    log: WitnessedLog
     services: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def role(self) -> str:
+        return self.cfg.role
+
+    @property
+    def name(self) -> str:
+        """How this node names itself in evidence it finds."""
+        w = self.services.get("witness")
+        if w is not None:
+            return f"witness {w.signer.name}"
+        return f"{self.role} {self.data_dir.resolve().name}"
+
     def state(self) -> State:
-        """The community state this node has verified (the sequencer's, for now)."""
-        seq = self.services.get("sequencer")
-        if seq is None:
-            raise InputError("this node keeps no community state")
-        st: State = seq.state
-        return st
-
-    def private(self) -> PrivateStore:
-        p: PrivateStore = self.services["private"]
-        return p
-
-    def close(self) -> None:
+        """The community state this node has verified: the sequencer's, or the replica's."""
         seq = self.services.get("sequencer")
         if seq is not None:
+            st: State = seq.state
+            return st
+        rep = self.services.get("replica")
+        if rep is not None:
+            rs: State = rep.state
+            return rs
+        raise InputError("this node keeps no community state")
+
+    def private(self) -> PrivateStore:
+        p: PrivateStore | None = self.services.get("private")
+        if p is None:
+            raise NotFoundError("this node keeps no private data: ask the sequencer's operator")
+        return p
+
+    def evidence(self) -> EvidenceStore | None:
+        ev: EvidenceStore | None = self.services.get("evidence")
+        return ev
+
+    def policy(self) -> Policy | None:
+        """The community's current trust policy (None before genesis)."""
+        try:
+            return policy_from_genesis(self.state())
+        except InputError:
+            return None
+
+    def cosignatures(self, size: int) -> int:
+        """How many witness cosignatures this node holds for the checkpoint of ``size``."""
+        book = self.services.get("book")
+        return 0 if book is None else int(book.count(size))
+
+    def peers(self) -> list[str]:
+        """Nodes to gossip with: configured peers, the followed log, the genesis witnesses."""
+        urls = [*self.cfg.peers]
+        if self.cfg.follow:
+            urls.append(self.cfg.follow)
+        if self.role == "sequencer":
+            try:
+                current = self.state().peek("witnesses", "current") or {}
+                urls.extend(w["url"] for w in current.get("witnesses", []))
+            except InputError:
+                pass
+        out: list[str] = []
+        for u in urls:
+            u = u.rstrip("/")
+            if u not in out:
+                out.append(u)
+        return out
+
+    def start_background(self) -> None:
+        """Start the role's threads: cosignature collection, following, gossip."""
+        from node.gossip import Gossip
+
+        evidence = self.evidence()
+        if evidence is None:
+            raise InputError("start_background needs a context opened with serve=True")
+        if self.role == "sequencer":
+            from node.cosigning import CheckpointCollector
+
+            seq = self.services["sequencer"]
+
+            def witnesses() -> list[dict[str, str]]:
+                current = seq.state.peek("witnesses", "current") or {}
+                return list(current.get("witnesses", []))
+
+            collector = CheckpointCollector(
+                self.log, self.services["book"], witnesses, retry_max=self.cfg.witness_retry
+            )
+            seq.on_batch = collector.notify
+            self.services["collector"] = collector
+            collector.start()
+        replica = self.services.get("replica")
+        if self.role == "mirror" and replica is not None and replica.source is not None:
+            from node.mirror import Follower
+
+            follower = Follower(
+                replica, replica.source, self.services["book"], self.cfg.follow_interval
+            )
+            self.services["follower"] = follower
+            follower.start()
+        gossip = Gossip(
+            self.log,
+            evidence,
+            self.peers,
+            self.cfg.gossip_interval,
+            self.name,
+            replica=replica,
+            state=self.state,
+        )
+        self.services["gossip"] = gossip
+        gossip.start()
+
+    def close(self) -> None:
+        for name in ("gossip", "follower", "collector"):
+            svc = self.services.pop(name, None)
+            if svc is None:
+                continue
+            if name == "follower":
+                svc.stop()
+                svc.join(timeout=5)
+            else:
+                svc.close()
+        seq = self.services.get("sequencer")
+        if seq is not None:
+            seq.on_batch = None
             seq.close()
+        rep = self.services.get("replica")
+        if rep is not None:
+            rep.close()
         self.store.close()
 
 
 def open_context(data_dir: Path, serve: bool = False) -> NodeContext:
     """Open the data folder's database and log (checks the newest checkpoint).
 
-    With ``serve``, also start the node's services: the sequencer and private store.
+    With ``serve``, also open the role's services (no threads but the sequencer's writer;
+    :meth:`NodeContext.start_background` starts the rest): evidence, cosignatures, and the
+    sequencer with its private store, or the replica (and the witness).
     """
     cfg = load_config(data_dir)
+    if cfg.role not in ROLES:
+        raise InputError(f"unknown node role {cfg.role!r}; roles: {', '.join(ROLES)}")
     store = Store(cfg.database_url(data_dir))
     try:
-        log = Log(store, cfg.origin, load_log_key(data_dir))
+        log: WitnessedLog
+        if cfg.role == "sequencer":
+            log = WitnessedLog(store, cfg.origin, load_log_key(data_dir))
+        else:
+            from node.replica import ReplicaLog
+
+            log = ReplicaLog(store, log_verifier(cfg))
         ctx = NodeContext(data_dir, cfg, store, log)
         if serve:
-            from node.private import PrivateStore
-            from node.sequencer import Sequencer
-
-            private = PrivateStore(store)
-            ctx.services["private"] = private
-            ctx.services["sequencer"] = Sequencer(log, store, private)
+            _open_services(ctx)
     except Exception:
         store.close()
         raise
     return ctx
+
+
+def _open_services(ctx: NodeContext) -> None:
+    from node.cosigning import CosignatureBook
+    from node.evidence import EvidenceStore
+
+    store = ctx.store
+    evidence = EvidenceStore(store)
+    ctx.services["evidence"] = evidence
+    book = CosignatureBook(store, ctx.policy)
+    ctx.services["book"] = book
+    ctx.log.book = book
+    if ctx.role == "sequencer":
+        from node.private import PrivateStore
+        from node.sequencer import Sequencer
+
+        private = PrivateStore(store)
+        ctx.services["private"] = private
+        ctx.services["sequencer"] = Sequencer(ctx.log, store, private)
+        return
+    from node.replica import HttpSource, Replica, ReplicaLog
+
+    assert isinstance(ctx.log, ReplicaLog)
+    source = HttpSource(ctx.cfg.follow) if ctx.cfg.follow else None
+    witness_signer = None
+    if ctx.role == "witness":
+        from node.witness import load_witness_key
+
+        witness_signer = load_witness_key(ctx.data_dir)
+    name = f"witness {witness_signer.name}" if witness_signer else ctx.name
+    replica = Replica(ctx.log, store, evidence, source, name)
+    ctx.services["replica"] = replica
+    if witness_signer is not None:
+        from node.witness import Witness
+
+        ctx.services["witness"] = Witness(
+            witness_signer, ctx.log.verifier, store, evidence, replica
+        )
 
 
 def get_ctx(request: Request) -> NodeContext:

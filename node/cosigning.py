@@ -30,7 +30,6 @@ from ledger.log import Log
 from ledger.notes import (
     CosignatureVerifier,
     NoteSignature,
-    NoteSigner,
     Policy,
     add_signatures,
     parse_checkpoint,

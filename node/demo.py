@@ -19,9 +19,11 @@ from ledger.keys import KeyPair, generate_keypair, load_key_file, save_key_file
 from ledger.statements import make_statement, sign_envelope
 from node import demo_funds, demo_voting
 from node.bootstrap import init_community
-from node.config import load_config
+from node.config import load_config, save_config
 from node.context import NodeContext, open_context
-from node.launcher import NodeProcess, start_node
+from node.launcher import NodeProcess, start_node, wait_healthy
+from node.mirror import init_mirror
+from node.witness import init_witness
 
 __all__ = ["DEMO_ORIGIN", "DEMO_PASSPHRASE", "build_demo", "start_demo_nodes"]
 
@@ -29,6 +31,8 @@ DEMO_ORIGIN = "civic.example/maple-garden"
 DEMO_PASSPHRASE = "maple-garden-demo"
 COMMITTEE = ("alice", "bob", "chen")
 RESIDENT_FILES = ("dana", "eli", "fatima")
+WITNESSES = 3
+QUORUM = 2
 
 
 def _key(keys: Path, name: str) -> KeyPair:
@@ -51,8 +55,47 @@ def submit_all(ctx: NodeContext, envelopes: list[dict[str, Any]], batch: int = 2
     return out
 
 
-def build_demo(data: Path, records: int = 1000, fresh: bool = False) -> dict[str, Any]:
-    """Create (or reuse) the demo folder with about ``records`` records; return a summary."""
+def _make_witnesses(data: Path, port: int) -> list[dict[str, str]]:
+    """Fresh witness folders (keys made before genesis, which names them) on port+1..+N."""
+    out = []
+    for i in range(1, WITNESSES + 1):
+        wdir = data / f"witness-{i}"
+        if wdir.exists():
+            shutil.rmtree(wdir)
+        url = f"http://127.0.0.1:{port + i}"
+        signer = init_witness(wdir, f"witness-{i}.civic.example", follow=f"http://127.0.0.1:{port}")
+        cfg = load_config(wdir)
+        cfg.extra["public_url"] = url
+        save_config(wdir, cfg)
+        out.append({"name": signer.name, "vkey": signer.verifier().vkey(), "url": url})
+    return out
+
+
+def _configure_replicas(data: Path, port: int, log_vkey: str) -> None:
+    """Tell the witnesses the log's key; create the mirror (port+N+1) if missing."""
+    for wdir in sorted(data.glob("witness-*")):
+        cfg = load_config(wdir)
+        if cfg.log_vkey != log_vkey:
+            cfg.log_vkey, cfg.origin = log_vkey, DEMO_ORIGIN
+            save_config(wdir, cfg)
+    mdir = data / "mirror"
+    if not (mdir / "node.json").exists():
+        if mdir.exists():
+            shutil.rmtree(mdir)
+        init_mirror(mdir, f"http://127.0.0.1:{port}", log_vkey)
+        cfg = load_config(mdir)
+        cfg.extra["public_url"] = f"http://127.0.0.1:{port + WITNESSES + 1}"
+        save_config(mdir, cfg)
+
+
+def build_demo(
+    data: Path, records: int = 1000, fresh: bool = False, port: int = 8000
+) -> dict[str, Any]:
+    """Create (or reuse) the demo folder with about ``records`` records; return a summary.
+
+    The sequencer will listen on ``port``, its witnesses (named in genesis, quorum 2) on
+    the next ports and the mirror after them.
+    """
     if fresh and data.exists():
         shutil.rmtree(data)
     keys = data / "keys"
@@ -63,7 +106,8 @@ def build_demo(data: Path, records: int = 1000, fresh: bool = False) -> dict[str
         keys.mkdir(parents=True, exist_ok=True)
         committee = [_key(keys, n) for n in COMMITTEE]
         named = [_key(keys, n) for n in RESIDENT_FILES]
-        init_community(seq_dir, DEMO_ORIGIN, committee)
+        witnesses = _make_witnesses(data, port)
+        init_community(seq_dir, DEMO_ORIGIN, committee, witnesses, QUORUM)
         ctx = open_context(seq_dir, serve=True)
         try:
             chair = committee[0]
@@ -89,6 +133,8 @@ def build_demo(data: Path, records: int = 1000, fresh: bool = False) -> dict[str
         finally:
             ctx.close()
     cfg = load_config(seq_dir)
+    assert cfg.log_vkey is not None
+    _configure_replicas(data, port, cfg.log_vkey)
     ctx = open_context(seq_dir)
     size = ctx.log.size
     ctx.close()
@@ -108,7 +154,31 @@ def build_demo(data: Path, records: int = 1000, fresh: bool = False) -> dict[str
     }
 
 
+def _port_of(data_dir: Path, default: int) -> int:
+    url = load_config(data_dir).extra.get("public_url")
+    return int(url.rsplit(":", 1)[1]) if isinstance(url, str) else default
+
+
 def start_demo_nodes(data: Path, port: int) -> list[NodeProcess]:
-    """Start the demo's nodes as child processes, sequencer first."""
-    seq = start_node(data / "sequencer", port, log_file=data / "sequencer.log")
-    return [seq]
+    """Start the demo's nodes as child processes: sequencer, witnesses, mirror.
+
+    All start at once and gossip with each other; a node that fails to start stops the
+    ones already running.
+    """
+    dirs = [data / "sequencer", *sorted(data.glob("witness-*")), data / "mirror"]
+    dirs = [d for d in dirs if (d / "node.json").exists()]
+    ports = [port] + [_port_of(d, port + i) for i, d in enumerate(dirs[1:], start=1)]
+    urls = [f"http://127.0.0.1:{p}" for p in ports]
+    nodes: list[NodeProcess] = []
+    try:
+        for d, p, url in zip(dirs, ports, urls, strict=True):
+            peers = [a for u in urls if u != url for a in ("--peer", u)]
+            args = [*peers, "--gossip-interval", "2"]
+            nodes.append(start_node(d, p, args, log_file=data / f"{d.name}.log", wait=False))
+        for n in nodes:
+            wait_healthy(n.url, proc=n.proc)
+    except BaseException:
+        for n in reversed(nodes):
+            n.stop()
+        raise
+    return nodes

@@ -49,6 +49,24 @@ class NodeProcess:
             self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(timeout=30)
 
+    def restart(self, wait: bool = True, log_file: Path | None = None) -> None:
+        """Start the same command again (same port) after a kill or stop."""
+        if self.proc.poll() is None:
+            raise NetworkError(f"node at {self.url} is still running")
+        out = open(log_file, "ab") if log_file else subprocess.DEVNULL  # noqa: SIM115
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        try:
+            self.proc = subprocess.Popen(self.args, stdout=out, stderr=subprocess.STDOUT, env=env)
+        finally:
+            if not isinstance(out, int):
+                out.close()  # the child holds its own copy
+        if wait:
+            try:
+                wait_healthy(self.url, proc=self.proc)
+            except NetworkError:
+                self.kill()
+                raise
+
     def stop(self) -> None:
         """SIGTERM, then SIGKILL if it does not exit in time."""
         if self.proc.poll() is None:
@@ -85,9 +103,16 @@ def start_node(
     extra_args: list[str] | None = None,
     log_file: Path | None = None,
     wait: bool = True,
+    role: str | None = None,
 ) -> NodeProcess:
-    """Run ``civic node start`` for ``data_dir`` in a child process and wait until healthy."""
+    """Run ``civic node start`` for ``data_dir`` in a child process and wait until healthy.
+
+    ``role`` (default: the data folder's) is passed as ``--role`` and kept on the result.
+    """
+    from node.config import load_config
+
     port = port or free_port()
+    role = role or load_config(data_dir).role
     args = [
         sys.executable,
         "-m",
@@ -98,12 +123,18 @@ def start_node(
         str(data_dir),
         "--port",
         str(port),
+        "--role",
+        role,
         *(extra_args or []),
     ]
     out = open(log_file, "ab") if log_file else subprocess.DEVNULL  # noqa: SIM115
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env)
-    node = NodeProcess(data_dir, port, proc, args=args)
+    try:
+        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env)
+    finally:
+        if not isinstance(out, int):
+            out.close()  # the child holds its own copy
+    node = NodeProcess(data_dir, port, proc, role=role, args=args)
     if wait:
         try:
             wait_healthy(node.url, proc=proc)

@@ -1,0 +1,245 @@
+"""Checkpoint gossip: every node compares the log's checkpoints seen by its peers with its own.
+
+Each round (every ``gossip_interval`` seconds, or on demand) a node:
+
+1. re-hashes one bundle of its own stored records (round robin), so a record edited in
+   its database is found;
+2. if it is a replica, compares one bundle served by the log it follows with its verified
+   copy (round robin), so a record edited in the log's database is found;
+3. for each peer: fetches ``/log/checkpoint`` and checks it against its own tree — a
+   signed checkpoint whose root is not our tree's root at that size is equivocation
+   (checkpoints ahead of our tree are kept and checked once we have caught up);
+4. for each peer: fetches ``/v1/evidence`` and keeps every piece it can verify itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from ledger import merkle
+from ledger.errors import CivicError, InputError, NotFoundError, VerificationError
+from ledger.evidence import (
+    SHAREABLE_KINDS,
+    Evidence,
+    equivocation,
+    evidence_from_json,
+    integrity_alert,
+    verify_evidence,
+)
+from ledger.notes import Checkpoint, NoteVerifier
+from ledger.state import State
+from node.cosigning import WitnessedLog
+from node.evidence import EvidenceStore
+from node.replica import Replica, check_own_bundle
+from node.witness import log_signed_only
+
+__all__ = ["Gossip", "PeerView"]
+
+log = logging.getLogger("civic.gossip")
+# Checkpoints from peers that are ahead of our tree, kept per peer until we catch up.
+_PENDING_PER_PEER = 16
+
+
+@dataclass
+class PeerView:
+    """The latest checkpoint seen from one peer."""
+
+    url: str
+    size: int | None = None
+    checkpoint: str | None = None
+    seen_at: float | None = None
+    error: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "url": self.url,
+            "size": self.size,
+            "checkpoint": self.checkpoint,
+            "seen_at": self.seen_at,
+            "error": self.error,
+        }
+
+
+class Gossip(threading.Thread):
+    """Fetches peers' checkpoints and evidence on an interval; checks its own records."""
+
+    def __init__(
+        self,
+        log_: WitnessedLog,
+        evidence: EvidenceStore,
+        peers: Callable[[], list[str]],
+        interval: float,
+        name: str,
+        replica: Replica | None = None,
+        state: Callable[[], State] | None = None,
+    ) -> None:
+        super().__init__(name="gossip", daemon=True)
+        self.log = log_
+        self.verifier: NoteVerifier = log_.verifier
+        self.origin = log_.origin
+        self.evidence = evidence
+        self.peers = peers
+        self.interval = interval
+        self.node_name = name
+        self.replica = replica
+        self.state = state
+        self.views: dict[str, PeerView] = {}
+        self._pending: dict[str, list[tuple[Checkpoint, bytes]]] = {}
+        self._own_bundle = 0
+        self._source_bundle = 0
+        self._round_lock = threading.Lock()
+        self._http = httpx.Client(timeout=max(2.0, min(10.0, interval * 4)))
+        self.stopping = threading.Event()
+
+    # --- the loop ---------------------------------------------------------------------
+
+    def run(self) -> None:
+        while not self.stopping.wait(self.interval):
+            try:
+                self.round()
+            except Exception:  # a bad round must not end gossip
+                log.exception("gossip round failed")
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    def close(self) -> None:
+        self.stop()
+        if self.is_alive():
+            self.join(timeout=5)
+        self._http.close()
+
+    def round(self) -> None:
+        """One gossip round (also run on demand by ``GET /v1/peers?refresh=true``)."""
+        with self._round_lock:
+            self._check_own_records()
+            self._check_source()
+            for url in self.peers():
+                view = self.views.setdefault(url, PeerView(url))
+                try:
+                    self._visit(url, view)
+                    view.error = ""
+                except (CivicError, httpx.HTTPError, ValueError) as exc:
+                    view.error = str(exc) or type(exc).__name__
+
+    # --- 1 and 2: our records and the log's -------------------------------------------
+
+    def _check_own_records(self) -> None:
+        size = self.log.size
+        if size == 0:
+            return
+        bundles = (size + 255) // 256
+        b = self._own_bundle % bundles
+        self._own_bundle += 1
+        problem = check_own_bundle(self.log, b)
+        if problem is not None:
+            self.evidence.add(integrity_alert(self.origin, problem), f"{self.node_name} self-check")
+
+    def _check_source(self) -> None:
+        if self.replica is None or self.replica.source is None:
+            return
+        size = self.replica.log.size
+        if size == 0:
+            return
+        bundles = (size + 255) // 256
+        b = self._source_bundle % bundles
+        self._source_bundle += 1
+        # _compare_served records the integrity alert itself.
+        self.replica.spot_check_source(b)
+
+    # --- 3 and 4: peers ---------------------------------------------------------------
+
+    def _get(self, url: str) -> httpx.Response:
+        r = self._http.get(url)
+        if r.status_code == 404:
+            raise NotFoundError(f"{url}: not found")
+        if r.status_code != 200:
+            raise InputError(f"{url}: HTTP {r.status_code}")
+        return r
+
+    def _visit(self, url: str, view: PeerView) -> None:
+        base = url.rstrip("/")
+        note = self._get(base + "/log/checkpoint").content
+        cp, log_note = log_signed_only(note, self.verifier)
+        view.size, view.checkpoint, view.seen_at = cp.size, note.decode(), time.time()
+        pending = self._pending.setdefault(url, [])
+        pending.append((cp, log_note))
+        self._pending[url] = self._compare(pending)[-_PENDING_PER_PEER:]
+        try:
+            items = self._get(base + "/v1/evidence").json().get("evidence", [])
+        except NotFoundError:
+            return
+        for item in items:
+            self._consider(item, url)
+
+    def _compare(self, notes: list[tuple[Checkpoint, bytes]]) -> list[tuple[Checkpoint, bytes]]:
+        """Check each checkpoint within our tree; return those still ahead of it."""
+        ahead = []
+        for cp, note in notes:
+            size = self.log.size
+            if cp.size > size:
+                ahead.append((cp, note))
+                continue
+            if cp.size == 0 or self.log.root_at(cp.size) == cp.root_hash:
+                continue
+            self.evidence.add(self._equivocation(cp, note), f"{self.node_name} gossip")
+        return ahead
+
+    def _equivocation(self, cp: Checkpoint, theirs: bytes) -> Evidence:
+        try:
+            mine = self.log.signed_checkpoint_at(cp.size)
+            return equivocation(
+                self.origin,
+                mine,
+                theirs,
+                reason=f"two checkpoints of size {cp.size} with different roots",
+            )
+        except NotFoundError:
+            ours = self.log.signed_checkpoint()
+            big, _ = log_signed_only(ours, self.verifier)
+            return equivocation(
+                self.origin,
+                theirs,
+                ours,
+                self.log.consistency_proof(cp.size, big.size),
+                self.log.root_at(cp.size),
+                reason=f"checkpoint of size {cp.size} is inconsistent with the checkpoint of "
+                f"size {big.size}",
+            )
+
+    def _consider(self, item: Any, url: str) -> None:
+        """Keep a peer's piece of evidence if we can verify it ourselves."""
+        try:
+            ev = evidence_from_json(item)
+        except CivicError:
+            return
+        if ev.kind not in SHAREABLE_KINDS or ev.origin != self.origin or self.evidence.has(ev.id):
+            return
+        try:
+            verify_evidence(ev, self.verifier)
+            if ev.kind == "invalid-record":
+                self._check_claimed_rule(ev)
+        except (VerificationError, InputError) as exc:
+            log.warning("ignoring evidence %s from %s: %s", ev.id[:12], url, exc)
+            return
+        self.evidence.add(ev, f"{self.node_name}, from peer {url}")
+
+    def _check_claimed_rule(self, ev: Evidence) -> None:
+        """Refuse a claim about a record we replayed ourselves and found valid."""
+        assert ev.index is not None and ev.record is not None
+        state = self.state() if self.state is not None else None
+        if state is None or state.size <= ev.index:
+            return  # we have not replayed that far: the claim stands on its proof
+        mine = self.log.leaf_hashes(ev.index, ev.index + 1)
+        if mine and mine[0] == merkle.leaf_hash(ev.record):
+            raise VerificationError(f"record {ev.index} was replayed here without breaking a rule")
+
+    def to_json(self) -> list[dict[str, Any]]:
+        return [v.to_json() for v in self.views.values()]

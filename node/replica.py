@@ -1,0 +1,456 @@
+"""A verified replica of a community log, kept by witnesses and mirrors in their own Store.
+
+To reach a checkpoint signed by the log key, the replica fetches the missing entries
+through the log's C2SP tlog-tiles API, checks that they extend its own tree to exactly
+the signed root, replays every record through the community's rules
+(:func:`ledger.state.apply_record`, the handlers the sequencer ran), and only then stores
+them — entries, tree nodes, the log's checkpoint and the state views in one transaction.
+So a replica holds nothing the log did not sign and the rules did not accept, and it
+serves the same read API as the sequencer.
+
+What it finds on the way is recorded in the node's :class:`EvidenceStore`:
+equivocation (the signed root disagrees with the replica's own tree), an invalid record,
+or bytes served by the log that differ from the ones its signed checkpoints commit to.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from typing import Protocol, cast
+
+import httpx
+from sqlalchemy import Connection
+
+from ledger import merkle
+from ledger.errors import (
+    CivicError,
+    ConflictError,
+    ForbiddenError,
+    InputError,
+    IntegrityError,
+    NetworkError,
+    NotFoundError,
+    ProofError,
+    VerificationError,
+)
+from ledger.evidence import equivocation, integrity_alert, invalid_record
+from ledger.log import AppendResult, Log, Writer
+from ledger.notes import (
+    Checkpoint,
+    NoteSigner,
+    NoteVerifier,
+    parse_note,
+)
+from ledger.policy import policy_from_genesis, quorum_cosigners
+from ledger.records import parse_record
+from ledger.state import State, apply_record
+from ledger.storage import Store, checkpoints
+from ledger.tiles import TILE_WIDTH, decode_bundle, tile_path
+from ledger.views import load_state, views_metadata, write_state
+from node.cosigning import CosignatureBook, WitnessedLog
+from node.evidence import EvidenceStore
+from node.witness import log_signed_only
+
+__all__ = ["HttpSource", "Replica", "ReplicaLog", "Source", "check_own_bundle"]
+
+log = logging.getLogger("civic.replica")
+
+
+class _ReplayedSignature:
+    """Stands in for the log's signer: it "signs" only the checkpoint the log really signed.
+
+    :meth:`Log._append` builds the checkpoint of the tree it computed from the entries and
+    asks its signer to sign it. Here the answer is the log's own signature, and only when
+    the text is byte for byte the signed one, i.e. when the entries extend the replica's
+    tree to exactly the signed root. Anything else refuses before a row is written.
+    """
+
+    def __init__(self, verifier: NoteVerifier) -> None:
+        self.name = verifier.name
+        self.key_hash = verifier.key_hash
+        self._verifier = verifier
+        self._expected: tuple[bytes, bytes] | None = None
+
+    def verifier(self) -> NoteVerifier:
+        return self._verifier
+
+    def expect(self, text: bytes | None, signature: bytes | None = None) -> None:
+        self._expected = None if text is None or signature is None else (text, signature)
+
+    def sign(self, message: bytes) -> bytes:
+        if self._expected is None or message != self._expected[0]:
+            raise ProofError(
+                "the entries do not extend this replica's tree to the root the log signed"
+            )
+        return self._expected[1]
+
+
+class ReplicaLog(WitnessedLog):
+    """A :class:`Log` that stores only entries under checkpoints the log key signed."""
+
+    def __init__(self, store: Store, verifier: NoteVerifier) -> None:
+        self._replay = _ReplayedSignature(verifier)
+        # The stand-in quacks like a NoteSigner for the only calls Log makes on it
+        # (name, key_hash, sign, verifier); see _ReplayedSignature.
+        super().__init__(store, verifier.name, cast(NoteSigner, self._replay))
+
+    def append(self, new: Sequence[bytes], also: Writer | None = None) -> AppendResult:
+        raise InputError("a replica stores only what the log signed: use append_signed")
+
+    def append_signed(
+        self, new: Sequence[bytes], checkpoint_note: bytes, also: Writer | None = None
+    ) -> AppendResult:
+        """Append ``new`` under the log-signed ``checkpoint_note`` (one signature line)."""
+        note = parse_note(checkpoint_note)
+        (sig,) = note.signatures
+        with self.lock:
+            self._replay.expect(note.text.encode("utf-8"), sig.signature)
+            try:
+                return self._append(new, also)
+            finally:
+                self._replay.expect(None)
+
+    def signed_checkpoint(self) -> bytes:
+        if self.size == 0:
+            raise NotFoundError("this replica has not verified any checkpoint of the log yet")
+        return super().signed_checkpoint()
+
+    def remember_checkpoint(self, size: int, note: bytes) -> None:
+        """Keep the log's checkpoint of an earlier ``size`` (checked by the caller)."""
+        try:
+            super().signed_checkpoint_at(size)
+            return
+        except NotFoundError:
+            pass
+        with self.store.engine.begin() as conn:
+            conn.execute(checkpoints.insert().values(size=size, note=note))
+
+
+def _frontier(lg: Log) -> merkle.CompactRange:
+    """The compact range of the log's current tree, from its stored nodes."""
+    size = lg.size
+    ids = merkle.root_ranges(size)
+    with lg.store.engine.connect() as conn:
+        found = lg.store.fetch_nodes(conn, ids)
+    if any(i not in found for i in ids):
+        raise IntegrityError(f"the replica's tree of size {size} is missing nodes")
+    return merkle.CompactRange(size, [found[i] for i in ids])
+
+
+class Source(Protocol):
+    """Where a replica reads the log: one small fetcher interface (an in-memory twin in
+    the tests, :class:`HttpSource` in a node)."""
+
+    url: str
+
+    def get(self, path: str) -> bytes: ...
+
+    def checkpoint(self) -> bytes: ...
+
+    def bundle(self, index: int, width: int) -> list[bytes]: ...
+
+    def close(self) -> None: ...
+
+
+class HttpSource:
+    """Reads a log's C2SP tlog-tiles API (and a civic node's checkpoint routes) over HTTP."""
+
+    def __init__(self, url: str, timeout: float = 30.0) -> None:
+        self.url = url.rstrip("/")
+        self._http = httpx.Client(timeout=timeout)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def get(self, path: str) -> bytes:
+        """GET ``path``; NotFoundError for 404, NetworkError otherwise."""
+        try:
+            r = self._http.get(self.url + path)
+        except httpx.HTTPError as exc:
+            raise NetworkError(f"cannot reach {self.url}: {exc or type(exc).__name__}") from exc
+        if r.status_code == 404:
+            raise NotFoundError(f"{self.url}{path}: not found")
+        if r.status_code != 200:
+            raise NetworkError(f"{self.url}{path}: HTTP {r.status_code}")
+        return r.content
+
+    def checkpoint(self) -> bytes:
+        """The log's newest checkpoint note (with whatever cosignatures it carries)."""
+        return self.get("/log/checkpoint")
+
+    def bundle(self, index: int, width: int) -> list[bytes]:
+        """Entry bundle ``index`` with ``width`` entries (C2SP tlog-tiles)."""
+        got = decode_bundle(self.get("/log/" + tile_path(None, index, width)))
+        if len(got) != width:
+            raise IntegrityError(
+                f"{self.url} served entry bundle {index} with {len(got)} entries, not {width}"
+            )
+        return got
+
+
+def check_own_bundle(lg: Log, bundle: int) -> str | None:
+    """Re-hash the stored entries of one bundle; a sentence if they no longer match.
+
+    Catches records edited in the database behind the log's back: each entry's bytes must
+    hash to its stored leaf hash, and a full bundle's leaves to the stored level-8 node.
+    """
+    size = lg.size
+    lo = bundle * TILE_WIDTH
+    hi = min(size, lo + TILE_WIDTH)
+    if lo >= hi:
+        return None
+    data = lg.entries(lo, hi)
+    stored = lg.leaf_hashes(lo, hi)
+    if len(data) != hi - lo or len(stored) != hi - lo:
+        return f"records {lo}..{hi - 1} are missing from the database"
+    for i, (d, h) in enumerate(zip(data, stored, strict=True)):
+        if merkle.leaf_hash(d) != h:
+            return (
+                f"record {lo + i}: the stored bytes no longer hash to the leaf the log "
+                "committed to; the database was altered outside the log"
+            )
+    if hi - lo == TILE_WIDTH:
+        # The bundle's subtree root is tile 1/<bundle // 256>, hash bundle % 256.
+        pos = bundle % TILE_WIDTH
+        tile = lg.tile(1, bundle // TILE_WIDTH, pos + 1)
+        if merkle.root_from_leaves(stored) != tile[pos * 32 : pos * 32 + 32]:
+            return (
+                f"records {lo}..{hi - 1}: their leaf hashes no longer match the stored tree; "
+                "the database was altered outside the log"
+            )
+    return None
+
+
+class Replica:
+    """The verified copy of the log and its replayed state (witness and mirror)."""
+
+    def __init__(
+        self,
+        log_: ReplicaLog,
+        store: Store,
+        evidence: EvidenceStore,
+        source: Source | None,
+        name: str,
+    ) -> None:
+        self.log = log_
+        self.store = store
+        self.evidence = evidence
+        self.source = source
+        self.name = name
+        self.verifier = log_.verifier
+        self.origin = log_.origin
+        self.lock = threading.RLock()
+        store.create_tables(views_metadata)
+        self.state = self._load_state()
+
+    def _load_state(self) -> State:
+        with self.store.engine.connect() as conn:
+            state = load_state(conn)
+        if state.size != self.log.size or (state.size and state.head != self.log.head):
+            raise IntegrityError(
+                f"the replica's state views (size {state.size}) do not match its log "
+                f"(size {self.log.size})"
+            )
+        state.take_dirty()
+        return state
+
+    def close(self) -> None:
+        if self.source is not None:
+            self.source.close()
+
+    # --- syncing ----------------------------------------------------------------------
+
+    def open(self, note: bytes) -> tuple[Checkpoint, bytes]:
+        """Verify the log's signature on ``note``; the checkpoint and the log-only note."""
+        return log_signed_only(note, self.verifier)
+
+    def sync_to(self, note: bytes) -> Checkpoint:
+        """Reach the checkpoint ``note`` (signed by the log key), verifying everything.
+
+        Raises ForbiddenError once any evidence is held (a replica stops following a log
+        it has evidence against), VerificationError (with evidence recorded) when the log
+        contradicts itself or a record breaks a rule, ProofError/IntegrityError when the
+        served entries do not match the signed root, NetworkError when the log is away.
+        """
+        cp, log_note = self.open(note)
+        with self.lock:
+            if self.evidence.count():
+                raise ForbiddenError("this node holds evidence against the log; it stopped")
+            size = self.log.size
+            if cp.size <= size:
+                # 1. A checkpoint within our tree: its root must be our prefix's root.
+                if cp.size and self.log.root_at(cp.size) != cp.root_hash:
+                    self._equivocation(cp, log_note)
+                return cp
+            if self.source is None:
+                raise NetworkError("this replica has no log URL to fetch entries from")
+            # 2. Fetch the missing entries through the tiles API.
+            entries = self._fetch(size, cp.size, log_note)
+            # 3. They must extend our tree to exactly the signed root.
+            frontier = _frontier(self.log)
+            leaves = [merkle.leaf_hash(e) for e in entries]
+            for lh in leaves:
+                frontier.append(lh)
+            if frontier.root() != cp.root_hash:
+                reason = (
+                    f"the entries {size}..{cp.size - 1} served by {self.source.url} do not "
+                    f"hash to the root of the log's signed checkpoint of size {cp.size}"
+                )
+                self.evidence.add(
+                    integrity_alert(self.origin, reason, None, None, log_note), self.name
+                )
+                raise ProofError(reason)
+            # 4. Replay every record through the rules, then store it all in one transaction.
+            self._replay_and_store(entries, leaves, cp, log_note)
+            return cp
+
+    def _fetch(self, lo: int, hi: int, log_note: bytes) -> list[bytes]:
+        assert self.source is not None
+        out: list[bytes] = []
+        i = lo
+        while i < hi:
+            b = i // TILE_WIDTH
+            start = b * TILE_WIDTH
+            width = min(TILE_WIDTH, hi - start)
+            got = self.source.bundle(b, width)
+            if start < lo and i == lo:
+                # The bundle repeats records we already verified: they must not have changed.
+                self._compare_served(start, got[: lo - start], log_note)
+            out.extend(got[i - start :])
+            i = start + width
+        return out
+
+    def _compare_served(self, start: int, served: Sequence[bytes], log_note: bytes) -> None:
+        mine = self.log.entries(start, start + len(served))
+        for k, (a, b) in enumerate(zip(mine, served, strict=True)):
+            if a != b:
+                idx = start + k
+                url = self.source.url if self.source is not None else "the log"
+                reason = (
+                    f"{url} serves record {idx} with bytes that differ from the record its "
+                    "signed checkpoints commit to (verified earlier by this node): the log's "
+                    "database was altered"
+                )
+                self.evidence.add(integrity_alert(self.origin, reason, idx, b, log_note), self.name)
+                raise IntegrityError(reason)
+
+    def _replay_and_store(
+        self, entries: list[bytes], leaves: list[bytes], cp: Checkpoint, log_note: bytes
+    ) -> None:
+        state = self.state
+        first = self.log.size
+        old_size, old_head = state.size, state.head
+        bad: tuple[int, Exception] | None = None
+        try:
+            with state.transaction():
+                for k, data in enumerate(entries):
+                    try:
+                        apply_record(state, parse_record(data))
+                    except Exception as exc:  # any failure of a record is its fault
+                        bad = (first + k, exc)
+                        raise
+        except Exception:
+            state.size, state.head = old_size, old_head
+            state.take_dirty()
+            if bad is None:
+                raise
+            idx, cause = bad
+            msg = (
+                cause.message
+                if isinstance(cause, CivicError)
+                else f"{type(cause).__name__}: {cause}"
+            )
+            reason = f"record {idx} breaks the community's rules: {msg}"
+            all_leaves = self.log.leaf_hashes(0, first) + leaves
+            proof = merkle.inclusion_proof_from_leaves(idx, all_leaves)
+            self.evidence.add(
+                invalid_record(self.origin, log_note, idx, entries[idx - first], proof, reason),
+                self.name,
+            )
+            raise ConflictError(reason) from cause
+        dirty = state.take_dirty()
+
+        def also(conn: Connection) -> None:
+            write_state(conn, dirty, state.size, state.head)
+
+        try:
+            self.log.append_signed(entries, log_note, also)
+        except Exception:
+            # The state ran ahead of a batch that was not stored: reload it.
+            self.state = self._load_state()
+            raise
+
+    def _equivocation(self, cp: Checkpoint, log_note: bytes) -> None:
+        """Record that a signed checkpoint contradicts our verified tree, and raise."""
+        size = self.log.size
+        try:
+            mine = self.log.signed_checkpoint_at(cp.size)
+            ev = equivocation(
+                self.origin,
+                mine,
+                log_note,
+                reason=f"two checkpoints of size {cp.size} with different roots",
+            )
+        except NotFoundError:
+            ours = self.log.signed_checkpoint()
+            big = parse_note(ours).text
+            ev = equivocation(
+                self.origin,
+                log_note,
+                ours,
+                self.log.consistency_proof(cp.size, size),
+                self.log.root_at(cp.size),
+                reason=f"checkpoint of size {cp.size} is inconsistent with the verified "
+                f"checkpoint of size {big.split(chr(10))[1]}",
+            )
+        self.evidence.add(ev, self.name)
+        raise VerificationError(f"equivocation: {ev.reason}")
+
+    # --- cosignatures seen elsewhere ---------------------------------------------------
+
+    def learn_cosignatures(self, note: bytes, book: CosignatureBook) -> int:
+        """Keep the valid witness cosignatures of a checkpoint within our tree; how many."""
+        cp, log_note = self.open(note)
+        if cp.size == 0 or cp.size > self.log.size:
+            return 0
+        if self.log.root_at(cp.size) != cp.root_hash:
+            return 0
+        try:
+            policy = policy_from_genesis(self.state)
+        except InputError:
+            return 0
+        parsed = parse_note(note)
+        names = quorum_cosigners(parsed.text, parsed.signatures, policy)
+        if not names:
+            return 0
+        self.log.remember_checkpoint(cp.size, log_note)
+        keys = {w.name: (w.verifier.name, w.verifier.key_hash) for w in policy.witnesses}
+        wanted = {keys[n] for n in names}
+        n = 0
+        for sig in parsed.signatures:
+            if (sig.name, sig.key_hash) in wanted and book.add(cp.size, sig):
+                n += 1
+        return n
+
+    # --- checking the source ----------------------------------------------------------
+
+    def spot_check_source(self, bundle: int) -> str | None:
+        """Compare one entry bundle served by the log with our verified copy."""
+        if self.source is None:
+            return None
+        size = self.log.size
+        start = bundle * TILE_WIDTH
+        if start >= size:
+            return None
+        width = min(TILE_WIDTH, size - start)
+        try:
+            served = self.source.bundle(bundle, width)
+        except (NetworkError, NotFoundError):
+            return None
+        try:
+            self._compare_served(start, served, self.log.signed_checkpoint())
+        except IntegrityError as exc:
+            return exc.message
+        return None

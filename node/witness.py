@@ -1,0 +1,396 @@
+"""A witness: C2SP tlog-witness ``add-checkpoint``, plus a full replay before cosigning.
+
+The protocol part follows tlog-witness step by step (the numbers below are kept in the
+code). Beyond the spec, before cosigning, the witness's replica fetches the new entries
+from the log, checks they hash to the signed root, and replays every record through the
+community's rules (:mod:`node.replica`); a record that breaks a rule is evidence.
+
+The witness's state — the latest cosigned checkpoint per log — is a table that only
+grows: a row is inserted (durably, before the answer) for each larger size, so the
+latest size never goes backwards, even across ``kill -9``. Checking the old size and
+inserting happen under one lock, which rules out the rollback race the spec describes.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import BigInteger, Column, LargeBinary, MetaData, String, Table, select
+
+from ledger import merkle
+from ledger.errors import (
+    CivicError,
+    InputError,
+    IntegrityError,
+    NetworkError,
+    ProofError,
+    SignatureError,
+    StorageError,
+    VerificationError,
+)
+from ledger.evidence import equivocation
+from ledger.notes import (
+    Checkpoint,
+    CosignatureSigner,
+    Note,
+    NoteVerifier,
+    format_note,
+    generate_cosigner,
+    open_checkpoint,
+    parse_cosigner_private_key,
+    parse_note,
+)
+from ledger.records import format_time
+from ledger.storage import NAMING, Store
+from node.config import WITNESS_KEY_FILE, NodeConfig, save_config
+from node.evidence import EvidenceStore
+
+if TYPE_CHECKING:
+    from node.replica import Replica
+
+__all__ = [
+    "MAX_PROOF_LINES",
+    "SIZE_MEDIA_TYPE",
+    "AddCheckpointRequest",
+    "Witness",
+    "WitnessResponse",
+    "format_add_checkpoint",
+    "init_witness",
+    "load_witness_key",
+    "log_signed_only",
+    "parse_add_checkpoint",
+]
+
+# C2SP tlog-witness: the client MUST NOT send more than 63 consistency proof lines.
+MAX_PROOF_LINES = 63
+# C2SP tlog-witness: the body of a 409 for a stale old size.
+SIZE_MEDIA_TYPE = "text/x.tlog.size"
+_HASH_SIZE = 32
+_DIGITS = frozenset("0123456789")
+
+
+# --- the request body (pure) ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AddCheckpointRequest:
+    """An ``add-checkpoint`` body: old size, consistency proof, checkpoint note verbatim."""
+
+    old: int
+    proof: tuple[bytes, ...]
+    note: bytes
+
+
+def parse_add_checkpoint(body: bytes) -> AddCheckpointRequest:
+    """Parse an add-checkpoint request body; InputError (HTTP 400) if malformed."""
+    pos = 0
+
+    def next_line() -> str:
+        nonlocal pos
+        end = body.find(b"\n", pos)
+        if end < 0:
+            raise InputError("add-checkpoint body ends before the empty line")
+        raw = body[pos:end]
+        pos = end + 1
+        try:
+            return raw.decode("ascii")
+        except UnicodeDecodeError as exc:
+            raise InputError("add-checkpoint header lines must be ASCII") from exc
+
+    # C2SP tlog-witness: "old <decimal>", no leading zeroes unless the size is 0.
+    first = next_line()
+    size_text = first[len("old ") :] if first.startswith("old ") else ""
+    if (
+        not size_text
+        or len(size_text) > 20
+        or any(c not in _DIGITS for c in size_text)
+        or (len(size_text) > 1 and size_text[0] == "0")
+    ):
+        raise InputError(f"the first line must be 'old <size>', got {first[:40]!r}")
+    old = int(size_text)
+    # C2SP tlog-witness: zero or more base64 consistency proof lines, then an empty line.
+    proof: list[bytes] = []
+    while (line := next_line()) != "":
+        if len(proof) == MAX_PROOF_LINES:
+            raise InputError(f"more than {MAX_PROOF_LINES} consistency proof lines")
+        try:
+            digest = base64.b64decode(line, validate=True)
+        except ValueError as exc:
+            raise InputError(f"consistency proof line {line[:60]!r} is not base64") from exc
+        if len(digest) != _HASH_SIZE or base64.b64encode(digest).decode() != line:
+            raise InputError(f"consistency proof line {line[:60]!r} is not a 32-byte hash")
+        proof.append(digest)
+    # C2SP tlog-witness: followed by the checkpoint (a signed note).
+    note = body[pos:]
+    if not note:
+        raise InputError("add-checkpoint body has no checkpoint after the empty line")
+    return AddCheckpointRequest(old, tuple(proof), note)
+
+
+def format_add_checkpoint(old: int, proof: Sequence[bytes], note: bytes) -> bytes:
+    """An add-checkpoint request body (inverse of :func:`parse_add_checkpoint`)."""
+    if len(proof) > MAX_PROOF_LINES:
+        raise InputError(f"a consistency proof of {len(proof)} hashes is too long")
+    lines = [f"old {old}", *(base64.b64encode(h).decode("ascii") for h in proof)]
+    return ("\n".join(lines) + "\n\n").encode("ascii") + note
+
+
+def log_signed_only(note_bytes: bytes, verifier: NoteVerifier) -> tuple[Checkpoint, bytes]:
+    """Verify the log's signature on a checkpoint note; return it with only that signature.
+
+    The note kept as evidence or in a replica is the log's own statement, whatever other
+    cosignatures travelled with it. SignatureError / InputError as :func:`open_checkpoint`.
+    """
+    cp, note = open_checkpoint(note_bytes, verifier)
+    mine = tuple(
+        s for s in note.signatures if (s.name, s.key_hash) == (verifier.name, verifier.key_hash)
+    )
+    return cp, format_note(Note(note.text, mine[:1]))
+
+
+# --- the witness ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WitnessResponse:
+    """An HTTP answer decided by the protocol: status, body, media type."""
+
+    status: int
+    body: bytes
+    media_type: str
+
+
+def _problem(status: int, title: str, detail: str) -> WitnessResponse:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    return WitnessResponse(status, json.dumps(body).encode(), "application/problem+json")
+
+
+witness_metadata = MetaData(naming_convention=NAMING)
+witness_checkpoints = Table(
+    "witness_checkpoints",
+    witness_metadata,
+    Column("origin", String(255), primary_key=True),
+    Column("size", BigInteger, primary_key=True, autoincrement=False),
+    Column("root", LargeBinary(32), nullable=False),
+    Column("note", LargeBinary, nullable=False),
+    Column("cosigned_at", String(40), nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class Cosigned:
+    """The latest checkpoint a witness cosigned for a log (the log's note, verbatim)."""
+
+    size: int
+    root: bytes
+    note: bytes
+
+
+class Witness:
+    """Cosigns checkpoints of one log after verifying consistency and replaying its records."""
+
+    def __init__(
+        self,
+        signer: CosignatureSigner,
+        log_verifier: NoteVerifier,
+        store: Store,
+        evidence: EvidenceStore,
+        replica: Replica | None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.signer = signer
+        self.log_verifier = log_verifier
+        self.origin = log_verifier.name
+        self.store = store
+        self.evidence = evidence
+        self.replica = replica
+        self.clock = clock
+        self.lock = threading.Lock()
+        store.create_tables(witness_metadata, ("witness_checkpoints",))
+
+    def latest(self) -> Cosigned | None:
+        """The latest cosigned checkpoint of the log (None if never cosigned)."""
+        q = (
+            select(
+                witness_checkpoints.c.size, witness_checkpoints.c.root, witness_checkpoints.c.note
+            )
+            .where(witness_checkpoints.c.origin == self.origin)
+            .order_by(witness_checkpoints.c.size.desc())
+            .limit(1)
+        )
+        with self.store.engine.connect() as conn:
+            row = conn.execute(q).first()
+        return None if row is None else Cosigned(int(row[0]), bytes(row[1]), bytes(row[2]))
+
+    def _record(self, cp: Checkpoint, note: bytes) -> None:
+        # C2SP tlog-witness: the witness MUST persist the new checkpoint before responding.
+        try:
+            with self.store.engine.begin() as conn:
+                conn.execute(
+                    witness_checkpoints.insert().values(
+                        origin=self.origin,
+                        size=cp.size,
+                        root=cp.root_hash,
+                        note=note,
+                        cosigned_at=format_time(datetime.now(UTC).replace(microsecond=0)),
+                    )
+                )
+        except Exception as exc:
+            raise StorageError(f"cannot record the cosigned checkpoint: {exc}") from exc
+
+    def add_checkpoint(self, body: bytes) -> WitnessResponse:
+        """Handle ``POST <prefix>/add-checkpoint`` (C2SP tlog-witness); never raises."""
+        try:
+            return self._add_checkpoint(body)
+        except CivicError as exc:
+            return _problem(exc.status, exc.title, exc.message)
+
+    def _add_checkpoint(self, body: bytes) -> WitnessResponse:
+        # 1. Parse the body: old size line, proof lines, empty line, checkpoint note.
+        try:
+            req = parse_add_checkpoint(body)
+            note = parse_note(req.note)
+        except InputError as exc:
+            return _problem(400, "Bad Request", exc.message)
+        # 2. C2SP tlog-witness: an unknown origin is 404 Not Found.
+        origin = note.text.split("\n", 1)[0]
+        if origin != self.origin:
+            return _problem(404, "Unknown log", f"this witness does not witness {origin!r}")
+        # 3. The signature must verify against the log key (unknown keys are ignored);
+        #    none verifying is 403 Forbidden.
+        try:
+            cp, log_note = log_signed_only(req.note, self.log_verifier)
+        except SignatureError as exc:
+            return _problem(403, "Forbidden", exc.message)
+        except InputError as exc:
+            return _problem(400, "Bad Request", exc.message)
+        # Beyond the spec: a witness holding evidence no longer trusts the log's key.
+        if self.evidence.count():
+            return _problem(
+                403,
+                "Forbidden",
+                "this witness holds evidence against the log and will not cosign it "
+                "(see GET /v1/evidence)",
+            )
+        # 4. C2SP tlog-witness: the old size must not exceed the checkpoint size (400).
+        if req.old > cp.size:
+            return _problem(400, "Bad Request", f"old size {req.old} exceeds {cp.size}")
+        # The proof MUST be empty if the old size is zero.
+        if req.old == 0 and req.proof:
+            return _problem(400, "Bad Request", "the proof must be empty when the old size is 0")
+        with self.lock:
+            latest = self.latest()
+            have = 0 if latest is None else latest.size
+            # 5. The old size must be the latest cosigned size: else 409 with that size.
+            if req.old != have:
+                return WitnessResponse(409, f"{have}\n".encode(), SIZE_MEDIA_TYPE)
+            if req.old == cp.size:
+                # 6. Same size: the roots must be identical, else 409 Conflict; two signed
+                #    checkpoints of one size with different roots are equivocation.
+                root = merkle.EMPTY_ROOT if latest is None else latest.root
+                if cp.root_hash != root:
+                    if latest is not None:
+                        self.evidence.add(
+                            equivocation(
+                                self.origin,
+                                latest.note,
+                                log_note,
+                                reason=f"two checkpoints of size {cp.size} with different "
+                                "roots were signed by the log key",
+                            ),
+                            found_by=f"witness {self.signer.name}",
+                        )
+                    return _problem(
+                        409,
+                        "Conflict",
+                        f"a checkpoint of size {cp.size} with another root "
+                        "was already cosigned: equivocation recorded as evidence",
+                    )
+            elif req.old > 0:
+                # 7. RFC 6962 §2.1.2 consistency proof from the old size; 422 if it fails.
+                assert latest is not None
+                try:
+                    merkle.verify_consistency(
+                        req.old, cp.size, req.proof, latest.root, cp.root_hash
+                    )
+                except ProofError as exc:
+                    return _problem(422, "Unprocessable Entity", exc.message)
+            # 8. Beyond the spec: fetch, check and replay every new record before cosigning.
+            if self.replica is not None:
+                try:
+                    self.replica.sync_to(log_note)
+                except NetworkError as exc:
+                    return _problem(503, "Cannot verify yet", exc.message)
+                except (VerificationError, IntegrityError) as exc:
+                    # Entries that do not match the signed root, or a record that breaks
+                    # a rule: nothing to cosign.
+                    return _problem(422, "Unprocessable Entity", exc.message)
+            # 9. Persist the new latest checkpoint, then answer with the cosignature.
+            if cp.size > have:
+                self._record(cp, log_note)
+        sig = self.signer.cosign(note.text, int(self.clock()))
+        return WitnessResponse(200, sig.line().encode("utf-8"), "text/plain; charset=utf-8")
+
+    def status(self) -> dict[str, Any]:
+        """The witness's name, key, and latest cosigned size of its log."""
+        latest = self.latest()
+        return {
+            "name": self.signer.name,
+            "vkey": self.signer.verifier().vkey(),
+            "origin": self.origin,
+            "cosigned_size": None if latest is None else latest.size,
+        }
+
+
+# --- the data folder ----------------------------------------------------------------------
+
+
+def load_witness_key(data_dir: Path) -> CosignatureSigner:
+    """The witness's cosigning key from ``DIR/witness.key``."""
+    path = data_dir / WITNESS_KEY_FILE
+    if not path.is_file():
+        raise InputError(
+            f"no witness key at {path}: create one with `civic node init-witness --data DIR`"
+        )
+    return parse_cosigner_private_key(path.read_text("utf-8").strip())
+
+
+def init_witness(
+    data_dir: Path,
+    name: str,
+    log_vkey: str | None = None,
+    follow: str | None = None,
+    signer: CosignatureSigner | None = None,
+) -> CosignatureSigner:
+    """Create a witness's data folder with a new cosigning key; refuses to overwrite one.
+
+    The log key and URL may be given now or later (``civic node start --log-vkey --follow``);
+    the witness's vkey goes into the community's genesis.
+    """
+    from node.config import CONFIG_FILE
+
+    if (data_dir / CONFIG_FILE).exists() or (data_dir / WITNESS_KEY_FILE).exists():
+        raise InputError(f"{data_dir} already holds a node; choose an empty folder")
+    signer = signer or generate_cosigner(name)
+    origin = ""
+    if log_vkey is not None:
+        from ledger.notes import parse_vkey
+
+        origin = parse_vkey(log_vkey).name
+    data_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(data_dir / WITNESS_KEY_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(signer.private_key_string() + "\n")
+    save_config(
+        data_dir, NodeConfig(origin=origin, role="witness", log_vkey=log_vkey, follow=follow)
+    )
+    return signer
