@@ -17,7 +17,7 @@ from cli.ballot_cmds import LOG_KEY_OPTION, checkpoint_opener, fetch_bundle, log
 from cli.common import KEY_OPTION, NODE_OPTION, client, load_key
 from cli.output import EXIT_EVIDENCE, emit_json
 from ledger.errors import CivicError, InputError
-from ledger.notes import parse_checkpoint, parse_note, parse_vkey
+from ledger.notes import NoteVerifier, parse_checkpoint, parse_note, parse_vkey
 from ledger.statements import make_statement, sign_envelope
 from node.client import NodeClient
 from voting.evidence import LogView, parse_bundle
@@ -192,12 +192,49 @@ def verify(
         open_cp=checkpoint_opener(verifier),
         bundle_source=bundle_source,
     )
+    quorum = None if bundle is not None else witness_quorum(node, verifier)
     if json_out:
-        emit_json({**report.to_json(), "log_key": verifier.vkey(), "log_key_source": source})
+        emit_json(
+            {
+                **report.to_json(),
+                "log_key": verifier.vkey(),
+                "log_key_source": source,
+                "witness_quorum": quorum,
+            }
+        )
     else:
         _print_report(report, header)
-    if not report.ok:
+        if quorum is not None:
+            typer.echo(f"witness quorum: {'ok' if quorum['ok'] else 'FAIL'} {quorum['detail']}")
+    if not report.ok or (quorum is not None and not quorum["ok"]):
         raise typer.Exit(EXIT_EVIDENCE)
+
+
+def witness_quorum(nodes: list[str], verifier: NoteVerifier) -> dict[str, Any]:
+    """Is some node's newest checkpoint trusted under genesis's witness policy?
+
+    Step 5 proved those checkpoints consistent with the receipt's, so one checkpoint
+    carrying the genesis quorum of witness cosignatures covers the vote.
+    """
+    from ledger.policy import CheckpointReport, check_checkpoint, genesis_policy
+
+    with client(nodes[0]) as c:
+        policy = genesis_policy(base64.b64decode(c.record(0)["entry"]), verifier)
+    reports: list[tuple[str, CheckpointReport | CivicError]] = []
+    for url in nodes:
+        try:
+            with client(url) as c:
+                reports.append((url, check_checkpoint(c.checkpoint(), policy)))
+        except CivicError as exc:
+            reports.append((url, exc))
+    good = [(u, r) for u, r in reports if not isinstance(r, CivicError) and r.quorum_met]
+    if good:
+        u, r = good[0]
+        return {"ok": True, "detail": f"{u}: {r.summary()}"}
+    detail = "; ".join(
+        f"{u}: {r.message if isinstance(r, CivicError) else r.summary()}" for u, r in reports
+    )
+    return {"ok": False, "detail": f"no node serves a checkpoint trusted by the policy ({detail})"}
 
 
 @app.command("list")

@@ -26,6 +26,7 @@ from ledger.notes import (
     Checkpoint,
     Note,
     NoteSignature,
+    NoteVerifier,
     Policy,
     PolicyGroup,
     PolicyLog,
@@ -43,6 +44,7 @@ __all__ = [
     "WITNESS_PATH",
     "CheckpointReport",
     "check_checkpoint",
+    "genesis_policy",
     "policy_from_genesis",
     "quorum_cosigners",
     "trusted",
@@ -176,3 +178,27 @@ def check_checkpoint(note_bytes: bytes, policy: Policy) -> CheckpointReport:
 def trusted(note_bytes: bytes, policy: Policy) -> Checkpoint:
     """The checkpoint if it is trusted under ``policy``; SignatureError saying why not."""
     return trusted_checkpoint(note_bytes, policy)
+
+
+def genesis_policy(record0: bytes, log_verifier: NoteVerifier) -> Policy:
+    """The trust policy stated by genesis, from record 0's exact bytes.
+
+    1. record 0 parses as a record whose envelope is a ``community.genesis`` statement;
+    2. every signature in it verifies, and the log key (the one the caller pinned) signed;
+    3. its ``log_vkey`` is that same key — then its witnesses and quorum are the policy.
+    """
+    from ledger.community import log_key_id
+    from ledger.records import parse_record
+    from ledger.statements import parse_envelope
+
+    rec = parse_record(record0)
+    if rec.index != 0:
+        raise InputError(f"genesis is record 0, got record {rec.index}")
+    env = parse_envelope(rec.envelope)
+    if env.type != "community.genesis":
+        raise SignatureError(f"record 0 is a {env.type}, not the community's genesis")
+    if env.body.get("log_vkey") != log_verifier.vkey():
+        raise SignatureError("genesis names another log key than the one you trust")
+    if log_key_id(log_verifier.vkey()) not in env.signers:
+        raise SignatureError("genesis is not signed by the log key")
+    return policy_from_genesis(env.body)
