@@ -8,21 +8,44 @@ from typing import Any
 
 import typer
 
+from cli import settings
 from ledger.errors import InputError
 from ledger.keys import KeyPair, load_key_file, passphrase_from_env
 from node.client import NodeClient
 
-__all__ = ["KEY_OPTION", "NODE_OPTION", "client", "load_key", "read_json_file"]
+__all__ = ["KEY_OPTION", "NODES_OPTION", "NODE_OPTION", "client", "load_key", "read_json_file"]
 
 NODE_OPTION = typer.Option(
-    "http://127.0.0.1:8000",
+    ...,
     "--node",
+    default_factory=settings.default_node,
+    show_default=False,
     envvar="CIVIC_NODE",
-    help="URL of a node (or set CIVIC_NODE).",
+    help="URL of a node (or CIVIC_NODE, or `civic config set --node`; default 127.0.0.1:8000).",
+)
+NODES_OPTION = typer.Option(
+    ...,
+    "--node",
+    default_factory=settings.default_nodes,
+    show_default=False,
+    envvar="CIVIC_NODE",
+    help="URL of a node; repeat for several (or CIVIC_NODE, or `civic config set --node`).",
 )
 KEY_OPTION = typer.Option(
-    ..., "--key", envvar="CIVIC_KEY", help="Your encrypted key file (or set CIVIC_KEY)."
+    ...,
+    "--key",
+    default_factory=lambda: _required_key(),
+    show_default=False,
+    envvar="CIVIC_KEY",
+    help="Your encrypted key file (or CIVIC_KEY, or `civic config set --key`).",
 )
+
+
+def _required_key() -> Path:
+    key = settings.default_key()
+    if key is None:
+        raise InputError("give your key file with --key FILE (or set CIVIC_KEY)")
+    return Path(key)
 
 
 def load_key(path: Path) -> KeyPair:

@@ -11,6 +11,7 @@ from cli import (
     audit_cmds,
     ballot_cmds,
     community_cmds,
+    config_cmds,
     demo,
     funds_cmds,
     key_cmds,
@@ -25,27 +26,53 @@ from ledger.errors import CivicError
 
 __all__ = ["app", "main"]
 
+GUIDE = """civic-ledger: your community's public, tamper-evident record of spending and votes.
+
+Nobody has to trust the operator: every record is signed, chained and in a Merkle tree; witnesses replay and cosign it; anyone can check it all with `civic audit`.
+
+\b
+First steps:
+  civic demo                               run a sample community here
+  civic config set --node URL --key FILE   remember your node and key
+  civic doctor                             check key, nodes, checkpoints
+
+\b
+As a resident:     civic key new, civic ballot list, civic vote cast,
+                   civic vote verify
+On the committee:  civic member enrol, civic ballot open,
+                   civic funds request | approve | pay
+As an auditor:     civic audit --node URL, civic log bundle,
+                   civic funds export
+Running a node:    civic community init, civic node start
+
+Every command has an example in its --help; read commands take --json. Errors are one line; exit codes: 1 failure, 2 bad input, 3 evidence, 4 node unreachable.
+"""
+
 app = typer.Typer(
     name="civic",
-    help=(
-        "civic-ledger: a community's public, tamper-evident record of spending and votes.\n\n"
-        "Start with `civic demo` to run a local sample community, then try "
-        "`civic log key --data demo-data`."
-    ),
+    help=GUIDE,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-app.add_typer(key_cmds.app, name="key")
-app.add_typer(community_cmds.app, name="community")
-app.add_typer(member_cmds.app, name="member")
-app.add_typer(statement_cmds.app, name="statement")
-app.add_typer(vote_cmds.app, name="vote")
-app.add_typer(ballot_cmds.app, name="ballot")
-app.add_typer(funds_cmds.app, name="funds")
-app.add_typer(audit_cmds.app, name="audit")
-app.add_typer(node_cmds.app, name="node")
-app.add_typer(log_cmds.app, name="log")
-app.command("demo")(demo.demo)
+START, RESIDENTS, COMMITTEE, AUDITORS, OPERATORS = (
+    "Start here",
+    "Residents",
+    "Committee",
+    "Auditors",
+    "Operators",
+)
+app.command("demo", rich_help_panel=START)(demo.demo)
+app.add_typer(config_cmds.app, name="config", rich_help_panel=START)
+app.add_typer(key_cmds.app, name="key", rich_help_panel=RESIDENTS)
+app.add_typer(vote_cmds.app, name="vote", rich_help_panel=RESIDENTS)
+app.add_typer(ballot_cmds.app, name="ballot", rich_help_panel=RESIDENTS)
+app.add_typer(member_cmds.app, name="member", rich_help_panel=COMMITTEE)
+app.add_typer(funds_cmds.app, name="funds", rich_help_panel=COMMITTEE)
+app.add_typer(statement_cmds.app, name="statement", rich_help_panel=COMMITTEE)
+app.add_typer(audit_cmds.app, name="audit", rich_help_panel=AUDITORS)
+app.add_typer(log_cmds.app, name="log", rich_help_panel=AUDITORS)
+app.add_typer(community_cmds.app, name="community", rich_help_panel=OPERATORS)
+app.add_typer(node_cmds.app, name="node", rich_help_panel=OPERATORS)
 
 
 def _version(value: bool) -> None:
