@@ -13,6 +13,7 @@ from cli import (
     community_cmds,
     config_cmds,
     demo,
+    doctor_cmds,
     funds_cmds,
     key_cmds,
     log_cmds,
@@ -63,6 +64,7 @@ START, RESIDENTS, COMMITTEE, AUDITORS, OPERATORS = (
 )
 app.command("demo", rich_help_panel=START)(demo.demo)
 app.add_typer(config_cmds.app, name="config", rich_help_panel=START)
+app.command("doctor", rich_help_panel=START)(doctor_cmds.doctor)
 app.add_typer(key_cmds.app, name="key", rich_help_panel=RESIDENTS)
 app.add_typer(vote_cmds.app, name="vote", rich_help_panel=RESIDENTS)
 app.add_typer(ballot_cmds.app, name="ballot", rich_help_panel=RESIDENTS)

@@ -176,7 +176,9 @@ def verify(
         bundle_source = str(bundle)
     else:
         if not node:
-            raise InputError("give --node URL (one or more) or --bundle FILE")
+            from cli import settings
+
+            node = settings.default_nodes()
         with client(node[0]) as c:
             verifier, source = log_verifier(c, log_key)
         if ballot:

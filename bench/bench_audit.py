@@ -1,0 +1,131 @@
+"""Audit benchmark (issue 7): ``civic audit`` of a log of N signed records from a node on
+127.0.0.1, in records/s per phase, against the machine's Ed25519-verify bound measured in
+the same run (PyNaCl verifications/s on every core with a process pool; bench/ed25519_bound).
+
+The log is built through the node's own sequencer, in-process, in batches of 1000 enrolments
+(each signed by the chair), then a real node process serves it and the audit runs in this
+process with its default pool (every core). Target: the whole audit at ≥ 50% of the bound.
+
+    .venv/bin/python bench/bench_audit.py [--records 100000] [--data DIR] [--workers N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from audits.audit import AuditOptions, run_audit
+from bench.common import row
+from bench.ed25519_bound import ed25519_bound
+from ledger.community import commitment
+from ledger.errors import CivicError
+from ledger.keys import key_id, keypair_from_seed
+from ledger.statements import make_statement, sign_envelope
+from node.bootstrap import init_community
+from node.context import open_context
+from node.launcher import start_node
+
+ORIGIN = "bench.example/audit"
+CHAIR = keypair_from_seed(hashlib.sha256(b"bench-audit-chair").digest())
+BATCH = 1000
+
+
+def build(data: Path, records: int) -> str:
+    """A community of ``records`` records (genesis and enrolments); returns the genesis hash."""
+    info = init_community(data, ORIGIN, [CHAIR])
+    ctx = open_context(data, serve=True)
+    try:
+        seq = ctx.services["sequencer"]
+        done = 1
+        t = time.perf_counter()
+        while done < records:
+            n = min(BATCH, records - done)
+            envs = []
+            for i in range(done, done + n):
+                resident = key_id(hashlib.sha256(f"resident-{i}".encode()).digest())
+                body = {"key": resident, "unit_commitment": commitment(f"unit {i}", b"s" * 16)}
+                st = make_statement(ORIGIN, "member.enrol", body, CHAIR.key_id)
+                envs.append(sign_envelope(st, [CHAIR]))
+            for r in seq.submit(envs):
+                if isinstance(r, CivicError):
+                    raise SystemExit(f"rejected while building: {r}")
+            done += n
+            print(f"\rbuilt {done:,} records ({done / (time.perf_counter() - t):,.0f}/s)",
+                  end="", file=sys.stderr)  # fmt: skip
+        print(file=sys.stderr)
+    finally:
+        ctx.close()
+    (data / "bench-genesis").write_text(str(info["genesis_hash"]))
+    return str(info["genesis_hash"])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--records", type=int, default=100_000)
+    ap.add_argument("--data", type=Path, default=None, help="reuse (or keep) the log here")
+    ap.add_argument("--workers", type=int, default=None, help="audit pool size (default: cores)")
+    args = ap.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="civic-bench-audit-") as tmp:
+        data = args.data or Path(tmp) / "node"
+        if (data / "bench-genesis").exists():
+            genesis = (data / "bench-genesis").read_text()
+        else:
+            genesis = build(data, args.records)
+        node = start_node(data)
+        try:
+            one, bound = ed25519_bound()
+            t = time.perf_counter()
+            report = run_audit(
+                AuditOptions(nodes=[node.url], genesis=genesis, workers=args.workers)
+            )
+            total = time.perf_counter() - t
+        finally:
+            node.stop()
+    records = report.verified_to - report.verified_from
+    whole = records / total
+    print(f"machine: {os.cpu_count()} cores; Ed25519 verify {one:,.0f}/s on one core, "
+          f"{bound:,.0f}/s on all (the bound)")  # fmt: skip
+    print(f"audit of {records:,} records from {node.url}: verdict {report.verdict}")
+    for f in report.findings:
+        print(f"  finding {f.code}: {f.message}")
+    print(row("phase", "items", "seconds", "records/s", widths=(14, 20, 10, 12)))
+    for p in report.phases:
+        per_record = records / p.seconds if p.seconds > 0 else 0.0
+        print(row(p.name, f"{p.items:,} {p.unit}", f"{p.seconds:.2f}", f"{per_record:,.0f}",
+                  widths=(14, 20, 10, 12)))  # fmt: skip
+    print(row("whole audit", f"{records:,} records", f"{total:.2f}", f"{whole:,.0f}",
+              widths=(14, 20, 10, 12)))  # fmt: skip
+    print(f"whole audit at {100 * whole / bound:.0f}% of the Ed25519 bound (target: 50%)")
+    out: dict[str, Any] = {
+        "records": records,
+        "cores": os.cpu_count(),
+        "ed25519_one_core_per_s": round(one),
+        "ed25519_bound_per_s": round(bound),
+        "audit_seconds": round(total, 3),
+        "audit_records_per_s": round(whole),
+        "fraction_of_bound": round(whole / bound, 3),
+        "phases": {
+            p.name: {
+                "seconds": round(p.seconds, 3),
+                "records_per_s": round(records / p.seconds) if p.seconds else None,
+            }
+            for p in report.phases
+        },
+        "verdict": report.verdict,
+    }
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
