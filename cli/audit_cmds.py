@@ -176,7 +176,7 @@ def audit(
     if not node and from_bundle is None:
         from cli import settings
 
-        node = settings.default_nodes()
+        node = settings.configured_nodes()
     opts = AuditOptions(
         nodes=node,
         vkey=vkey,

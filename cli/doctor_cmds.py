@@ -214,7 +214,7 @@ def doctor(
 
     default_key = settings.default_key()
     checks = run_checks(
-        node or settings.default_nodes(),
+        node or settings.configured_nodes(),
         key or (Path(default_key) if default_key else None),
         vkey,
         genesis,

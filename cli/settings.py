@@ -22,6 +22,7 @@ from ledger.errors import InputError
 __all__ = [
     "DEFAULT_NODE",
     "config_path",
+    "configured_nodes",
     "default_key",
     "default_node",
     "default_nodes",
@@ -66,6 +67,12 @@ def save(settings: dict[str, Any]) -> Path:
     tmp.write_text(json.dumps(settings, indent=2, sort_keys=True) + "\n", "utf-8")
     os.replace(tmp, path)
     return path
+
+
+def configured_nodes() -> list[str]:
+    """Node URLs from the config file only ([] when none are configured)."""
+    nodes: list[str] = load().get("nodes") or []
+    return nodes
 
 
 def default_nodes() -> list[str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -12,6 +14,11 @@ from ledger.storage import Store
 from tests.pg import PgServer, start_pg
 
 VECTORS = Path(__file__).parent / "vectors"
+
+# Tests never read the developer's own CLI config file (nor do the processes they start).
+os.environ["CIVIC_CONFIG"] = str(Path(tempfile.gettempdir()) / "civic-tests-no-config.json")
+os.environ.pop("CIVIC_NODE", None)
+os.environ.pop("CIVIC_KEY", None)
 
 
 @pytest.fixture(scope="session")
