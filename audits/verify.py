@@ -34,9 +34,9 @@ from typing import Any, NamedTuple
 import nacl.exceptions
 import nacl.signing
 
-from audits import _jcs
 from audits.findings import Finding, finding
 from ledger import merkle
+from ledger.canonical import canonical_value
 from ledger.errors import CivicError, InputError, SignatureError
 from ledger.keys import public_key_of
 from ledger.merkle import NodeId
@@ -146,7 +146,7 @@ def check_entry_exact(data: bytes, position: int) -> CheckedRecord:
 
 def check_entry(data: bytes, position: int) -> CheckedRecord:
     """Steps 1-2 for the entry at ``position``: the fast path, else the exact one."""
-    value = _jcs.canonical_value(data)
+    value = canonical_value(data)
     if type(value) is not dict or value.keys() != _RECORD_KEYS:
         return check_entry_exact(data, position)
     index, prev, time, envelope = value["index"], value["prev"], value["time"], value["envelope"]

@@ -6,13 +6,14 @@ The bytes that are hashed or signed are produced here and nowhere else.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import rfc8785
 
 from ledger.errors import InputError
 
-__all__ = ["canonical_json", "is_canonical", "parse_json"]
+__all__ = ["canonical_json", "canonical_value", "is_canonical", "parse_json"]
 
 
 def _plain(value: Any) -> bool:
@@ -48,11 +49,56 @@ def canonical_json(value: Any) -> bytes:
         if _plain(value):
             # json escapes exactly what JCS escapes (", \\, control characters, with
             # \\b \\f \\n \\r \\t short forms and lowercase \\u00xx otherwise).
-            text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-            return text.encode("utf-8")
+            return _ENCODER.encode(value).encode("utf-8")
         return bytes(rfc8785.dumps(value))
     except (rfc8785.CanonicalizationError, TypeError, ValueError, UnicodeEncodeError) as exc:
         raise InputError(f"value cannot be canonicalised as JSON: {exc}") from exc
+
+
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+_INT_MAX = 2**53 - 1
+_ASTRAL = re.compile(rb"[\xf0-\xf4]")
+
+
+class _Undecided(Exception):
+    """The bytes hold something the fast check leaves to the full path."""
+
+
+def _undecided(_text: str) -> Any:
+    raise _Undecided
+
+
+def _small_int(text: str) -> int:
+    n = int(text)
+    if -_INT_MAX <= n <= _INT_MAX:
+        return n
+    raise _Undecided
+
+
+_DECODER = json.JSONDecoder(
+    parse_float=_undecided, parse_int=_small_int, parse_constant=_undecided, strict=True
+)
+
+
+def canonical_value(data: bytes) -> Any | None:
+    """The parsed value if ``data`` is certainly JCS canonical; None if not, or undecided.
+
+    A fast check for hot loops (the audit): it decides with the C JSON codec only where
+    that codec and RFC 8785 agree (no floats, integers within ±(2**53 - 1), no character
+    outside the BMP, whose UTF-8 lead bytes 0xF0-0xF4 are looked for in the bytes); a
+    byte-for-byte equality with the re-encoding also rules out whitespace, duplicate keys
+    and escapes JCS would not write. On None, fall back to :func:`parse_json` +
+    :func:`is_canonical`.
+    """
+    if _ASTRAL.search(data):
+        return None
+    try:
+        value = _DECODER.decode(data.decode("utf-8"))
+        if _ENCODER.encode(value).encode("utf-8") != data:
+            return None
+    except (_Undecided, ValueError):  # UnicodeError and JSONDecodeError are ValueErrors
+        return None
+    return value
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

@@ -48,6 +48,7 @@ __all__ = [
     "Checkpoint",
     "CosignatureSigner",
     "CosignatureVerifier",
+    "LineReader",
     "Note",
     "NoteSignature",
     "NoteSigner",
@@ -1078,25 +1079,57 @@ class TlogProof:
             raise InputError("proof checkpoint must be a note ending with a newline")
 
 
+class LineReader:
+    """Reads the text lines that precede a signed note in C2SP proof messages.
+
+    tlog-proof and tlog-witness ``add-checkpoint`` share a shape: ASCII header lines,
+    base64 hash lines up to an empty line, then a note kept verbatim.
+    """
+
+    def __init__(self, data: bytes, what: str) -> None:
+        self.data = data
+        self.what = what
+        self.pos = 0
+
+    def line(self) -> str:
+        """The next line, without its newline; InputError if the data ends first."""
+        end = self.data.find(b"\n", self.pos)
+        if end < 0:
+            raise InputError(f"{self.what} ends before the empty line preceding the checkpoint")
+        raw = self.data[self.pos : end]
+        self.pos = end + 1
+        try:
+            return raw.decode("ascii")
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{self.what} header lines must be ASCII") from exc
+
+    def hashes(self, limit: int) -> list[bytes]:
+        """32-byte hashes in canonical base64, one a line, up to the empty line."""
+        out: list[bytes] = []
+        while (line := self.line()) != "":
+            if len(out) == limit:
+                raise TooLargeError(f"{self.what} carries more than {limit} proof hashes")
+            digest = _b64decode(line, f"{self.what} hash")
+            if len(digest) != _HASH_SIZE:
+                raise InputError(f"{self.what} hash is {len(digest)} bytes, expected {_HASH_SIZE}")
+            out.append(digest)
+        return out
+
+    def rest(self) -> bytes:
+        """The note after the empty line, verbatim; InputError if there is none."""
+        note = self.data[self.pos :]
+        if not note:
+            raise InputError(f"{self.what} has no checkpoint after the empty line")
+        return note
+
+
 def parse_tlog_proof(data: bytes) -> TlogProof:
     """Parse a ``c2sp.org/tlog-proof@v1`` proof; InputError if malformed.
 
     The checkpoint after the empty line is kept verbatim and not verified.
     """
-    pos = 0
-
-    def next_line() -> str:
-        nonlocal pos
-        end = data.find(b"\n", pos)
-        if end < 0:
-            raise InputError("tlog-proof ends before the empty line preceding the checkpoint")
-        raw = data[pos:end]
-        pos = end + 1
-        try:
-            return raw.decode("ascii")
-        except UnicodeDecodeError as exc:
-            raise InputError("tlog-proof header lines must be ASCII") from exc
-
+    r = LineReader(data, "tlog-proof")
+    next_line = r.line
     # C2SP tlog-proof: the first line MUST be "c2sp.org/tlog-proof@v1".
     if next_line() != TLOG_PROOF_HEADER:
         raise InputError(f"tlog-proof must start with {TLOG_PROOF_HEADER!r}")
@@ -1110,20 +1143,10 @@ def parse_tlog_proof(data: bytes) -> TlogProof:
     if not line.startswith("index "):
         raise InputError(f"expected an 'index <n>' line in tlog-proof, got {line!r}")
     index = _parse_decimal(line[len("index ") :], "tlog-proof index", _U64_MAX)
-    # C2SP tlog-proof: zero or more base64 hash lines, then an empty line.
-    hashes: list[bytes] = []
-    while (line := next_line()) != "":
-        if len(hashes) == MAX_PROOF_HASHES:
-            raise TooLargeError(f"an inclusion proof has at most {MAX_PROOF_HASHES} hashes")
-        digest = _b64decode(line, "tlog-proof hash")
-        if len(digest) != _HASH_SIZE:
-            raise InputError(f"tlog-proof hash is {len(digest)} bytes, expected {_HASH_SIZE}")
-        hashes.append(digest)
-    # C2SP tlog-proof: then the checkpoint, verbatim.
-    checkpoint = data[pos:]
-    if not checkpoint:
-        raise InputError("tlog-proof has no checkpoint")
-    return TlogProof(extra, index, tuple(hashes), checkpoint)
+    # C2SP tlog-proof: zero or more base64 hash lines, then an empty line, then the
+    # checkpoint, verbatim.
+    hashes = r.hashes(MAX_PROOF_HASHES)
+    return TlogProof(extra, index, tuple(hashes), r.rest())
 
 
 def format_tlog_proof(p: TlogProof) -> bytes:

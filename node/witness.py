@@ -41,6 +41,7 @@ from ledger.evidence import equivocation
 from ledger.notes import (
     Checkpoint,
     CosignatureSigner,
+    LineReader,
     Note,
     NoteVerifier,
     format_note,
@@ -92,22 +93,9 @@ class AddCheckpointRequest:
 
 def parse_add_checkpoint(body: bytes) -> AddCheckpointRequest:
     """Parse an add-checkpoint request body; InputError (HTTP 400) if malformed."""
-    pos = 0
-
-    def next_line() -> str:
-        nonlocal pos
-        end = body.find(b"\n", pos)
-        if end < 0:
-            raise InputError("add-checkpoint body ends before the empty line")
-        raw = body[pos:end]
-        pos = end + 1
-        try:
-            return raw.decode("ascii")
-        except UnicodeDecodeError as exc:
-            raise InputError("add-checkpoint header lines must be ASCII") from exc
-
+    r = LineReader(body, "add-checkpoint body")
     # C2SP tlog-witness: "old <decimal>", no leading zeroes unless the size is 0.
-    first = next_line()
+    first = r.line()
     size_text = first[len("old ") :] if first.startswith("old ") else ""
     if (
         not size_text
@@ -117,23 +105,10 @@ def parse_add_checkpoint(body: bytes) -> AddCheckpointRequest:
     ):
         raise InputError(f"the first line must be 'old <size>', got {first[:40]!r}")
     old = int(size_text)
-    # C2SP tlog-witness: zero or more base64 consistency proof lines, then an empty line.
-    proof: list[bytes] = []
-    while (line := next_line()) != "":
-        if len(proof) == MAX_PROOF_LINES:
-            raise InputError(f"more than {MAX_PROOF_LINES} consistency proof lines")
-        try:
-            digest = base64.b64decode(line, validate=True)
-        except ValueError as exc:
-            raise InputError(f"consistency proof line {line[:60]!r} is not base64") from exc
-        if len(digest) != _HASH_SIZE or base64.b64encode(digest).decode() != line:
-            raise InputError(f"consistency proof line {line[:60]!r} is not a 32-byte hash")
-        proof.append(digest)
-    # C2SP tlog-witness: followed by the checkpoint (a signed note).
-    note = body[pos:]
-    if not note:
-        raise InputError("add-checkpoint body has no checkpoint after the empty line")
-    return AddCheckpointRequest(old, tuple(proof), note)
+    # C2SP tlog-witness: zero or more base64 consistency proof lines, an empty line, then
+    # the checkpoint (a signed note).
+    proof = r.hashes(MAX_PROOF_LINES)
+    return AddCheckpointRequest(old, tuple(proof), r.rest())
 
 
 def format_add_checkpoint(old: int, proof: Sequence[bytes], note: bytes) -> bytes:
