@@ -75,7 +75,6 @@ __all__ = [
 MAX_PROOF_LINES = 63
 # C2SP tlog-witness: the body of a 409 for a stale old size.
 SIZE_MEDIA_TYPE = "text/x.tlog.size"
-_HASH_SIZE = 32
 _DIGITS = frozenset("0123456789")
 
 
