@@ -45,6 +45,25 @@ def demo(
         typer.echo(f"  a record:     {seq}/v1/records/1")
         typer.echo(f"  a proof:      {seq}/v1/proofs/inclusion?index=1&tree_size={summary['size']}")
         typer.echo(f"  described in: {data / 'demo.json'}")
+        keys = summary.get("keys", {}).get("folder", str(data / "keys"))
+        passphrase = summary.get("keys", {}).get("passphrase", "")
+        urls = " ".join(f"--node {n.url}" for n in nodes)
+        tries = [
+            f"export CIVIC_NODE={seq} CIVIC_PASSPHRASE={passphrase}",
+            "civic community show",
+            *[t for part in ("voting", "funds") for t in summary.get(part, {}).get("try", [])],
+            f"civic audit {urls} --vkey {info['log_vkey']}",
+        ]
+        typer.echo("Try:")
+        for t in tries:
+            typer.echo(
+                "  "
+                + t.replace("--node URL", "")
+                .replace("URL", seq)
+                .replace("KEYS", keys)
+                .replace("  ", " ")
+                .strip()
+            )
         if once:
             return
         typer.echo("Press Ctrl-C to stop.")

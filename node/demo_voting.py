@@ -15,6 +15,7 @@ from ledger.keys import KeyPair, load_key_file
 from ledger.records import format_time
 from ledger.statements import make_statement, sign_envelope
 from node.context import NodeContext
+from voting.receipts import build_receipt
 from voting.rules import close_body
 
 __all__ = ["populate"]
@@ -138,9 +139,21 @@ def populate(ctx: NodeContext, keys: Path) -> dict[str, Any]:
     specs = _ballots(_when(QUICK_BALLOT_SECONDS))
     opened = submit_all(ctx, [env("ballot.open", b, chair) for b in specs.values()])
     ids = {name: str(a.index) for name, a in zip(specs, opened, strict=True)}
-    submit_all(
+    votes = submit_all(
         ctx,
         [env("vote.cast", {"ballot": ids[b], "choice": c}, people[who]) for b, who, c in _VOTES],
+    )
+    # Dana keeps the receipt of her vote on the quick ballot, as `civic vote cast` would.
+    first = votes[0]
+    receipt = keys.parent / "dana-cleaning-day.tlog-proof"
+    receipt.write_bytes(
+        build_receipt(
+            first.index,
+            first.inclusion_proof,
+            first.checkpoint,
+            ctx.log.entry(first.index),
+            ctx.log.verifier,
+        )
     )
     # The quick ballot: wait for its closing time to pass in sequencer time, then close it
     # with the tally recomputed from the state (the handler checks it again).
@@ -152,7 +165,9 @@ def populate(ctx: NodeContext, keys: Path) -> dict[str, Any]:
         "ballots": ids,
         "closed": {"ballot": quick, "record": closed.index},
         "voters": {n: k.key_id for n, k in people.items()},
+        "receipt": str(receipt),
         "try": [
+            f"civic vote verify --receipt {receipt} --node URL",
             "civic ballot list --node URL",
             f"civic ballot show --ballot {ids['budget']} --node URL",
             f"civic ballot tally --ballot {quick} --node URL",
