@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import signal
+import sys
 import time
 from pathlib import Path
 
@@ -24,6 +26,8 @@ def demo(
     """
     from node.demo import build_demo, start_demo_nodes
 
+    # SIGTERM (a service manager, `kill`) stops the nodes as Ctrl-C does: no orphans.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     summary = build_demo(data, records=records, fresh=fresh, port=port)
     nodes = start_demo_nodes(data, port)
     try:

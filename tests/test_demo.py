@@ -1,0 +1,88 @@
+"""`civic demo` from the outside: five real nodes, demo.json, a clean stop on SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).parent.parent
+
+
+def _free_block(n: int = 5) -> int:
+    """A base port with ``n`` consecutive free ports after it."""
+    for _ in range(50):
+        base = random.randint(20000, 60000)
+        try:
+            socks = []
+            for p in range(base, base + n):
+                s = socket.socket()
+                s.bind(("127.0.0.1", p))
+                socks.append(s)
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError("no free block of ports")
+
+
+def test_demo_runs_every_role_and_stops_on_sigterm(tmp_path: Path) -> None:
+    port = _free_block()
+    data = tmp_path / "demo"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "cli.main",
+            "demo",
+            "--data",
+            str(data),
+            "--port",
+            str(port),
+            "--records",
+            "300",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=dict(os.environ, PYTHONUNBUFFERED="1"),
+    )
+    try:
+        deadline = time.monotonic() + 180
+        while not (data / "demo.json").exists():
+            assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
+            assert time.monotonic() < deadline, "demo.json never appeared"
+            time.sleep(0.5)
+        info = json.loads((data / "demo.json").read_text())
+        roles = sorted(n["role"] for n in info["nodes"])
+        assert roles == ["mirror", "sequencer", "witness", "witness", "witness"]
+        assert info["log_vkey"].startswith(info["origin"] + "+")
+        seq = next(n["url"] for n in info["nodes"] if n["role"] == "sequencer")
+        community = httpx.get(seq + "/v1/community").json()
+        assert community["size"] >= 300 and community["witnesses"]["quorum"] == 2
+        assert httpx.get(seq + "/v1/ballots").json()
+        assert Path(info["voting"]["receipt"]).exists()
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+        for n in info["nodes"]:
+            try:
+                httpx.get(n["url"] + "/healthz", timeout=2)
+            except httpx.HTTPError:
+                continue
+            raise AssertionError(f"{n['role']} at {n['url']} still answers after the demo stopped")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if proc.stdout:
+            proc.stdout.close()
