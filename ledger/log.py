@@ -289,6 +289,8 @@ class Log:
 
     def checkpoint_at(self, size: int) -> bytes:
         """The signed checkpoint of exactly ``size``; NotFoundError if none was issued."""
+        if not 0 <= size <= self.size:
+            raise NotFoundError(f"no checkpoint at size {size}: the log has {self.size} entries")
         note: bytes | None = self._read(lambda c: self.store.checkpoint_at(c, size))
         if note is None:
             raise NotFoundError(f"no checkpoint was issued at size {size}")

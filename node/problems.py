@@ -45,6 +45,11 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _http(_req: Request, exc: StarletteHTTPException) -> JSONResponse:
         return problem(exc.status_code, str(exc.detail), str(exc.detail))
 
+    @app.exception_handler(OverflowError)
+    async def _overflow(_req: Request, exc: OverflowError) -> JSONResponse:
+        # A number too large for the database's 64-bit integers can only come from input.
+        return problem(400, "Bad input", "a number in the request is out of range")
+
     @app.exception_handler(Exception)
     async def _unexpected(_req: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error")

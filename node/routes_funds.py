@@ -114,7 +114,7 @@ def expense(expense_id: Annotated[str, Path(pattern=ID)], ctx: Ctx) -> dict[str,
 @router.get("/funds/transactions")
 def transactions(
     ctx: Ctx,
-    after: Annotated[int | None, Query(ge=-1)] = None,
+    after: Annotated[int | None, Query(ge=-1, le=2**62)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1000,
     account: str | None = None,
     kind: Annotated[str | None, Query(pattern=r"^(income|transfer|payment|reversal)$")] = None,
