@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from audits.findings import Finding, finding
+from ledger.community import community_view, members_view
 from ledger.state import State
 
 __all__ = ["ViewCheck", "invariant_findings", "json_diff", "register_view_check", "view_checks"]
@@ -93,54 +94,23 @@ def _short(v: Any) -> str:
 
 
 def _members(state: State) -> Iterable[tuple[str, Any]]:
-    rows = list(state.rows("member").values())
-    yield (
-        "v1/members",
-        {
-            "members": sorted(rows, key=lambda m: (m["enrolled_at"], m["key"])),
-            "committee": sorted(state.rows("committee")),
-        },
-    )
-
-
-_COMMUNITY_FIELDS = (
-    "origin",
-    "log_vkey",
-    "genesis_hash",
-    "created",
-    "committee",
-    "witnesses",
-    "policy",
-    "members",
-    "size",
-)
+    yield ("v1/members", members_view(state))
 
 
 def _community(state: State) -> Iterable[tuple[str, Any]]:
-    g = state.peek("community", "genesis")
-    if g is None:
-        return
-    yield (
-        "v1/community",
-        {
-            "origin": g["origin"],
-            "log_vkey": g["log_vkey"],
-            "genesis_hash": g["genesis_hash"],
-            "created": g["created"],
-            "committee": sorted(state.rows("committee")),
-            "witnesses": state.peek("witnesses", "current"),
-            "policy": state.peek("policy", "current"),
-            "members": sum(1 for m in state.rows("member").values() if m["status"] == "active"),
-            "size": state.size,
-        },
-    )
+    view = community_view(state)
+    if view is not None:
+        yield ("v1/community", view)
+
+
+_NODE_OWN_FIELDS = ("checkpoint", "statement_types")
 
 
 def _community_fields(value: Any) -> Any:
     # The node's current checkpoint and its software's statement types are its own business.
     if not isinstance(value, dict):
         return value
-    return {k: value.get(k) for k in _COMMUNITY_FIELDS}
+    return {k: v for k, v in value.items() if k not in _NODE_OWN_FIELDS}
 
 
 register_view_check(ViewCheck("members", _members))

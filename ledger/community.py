@@ -31,9 +31,11 @@ __all__ = [
     "commitment",
     "committee_keys",
     "committee_threshold",
+    "community_view",
     "genesis_envelope",
     "is_active_resident",
     "log_key_id",
+    "members_view",
     "register_policy_validator",
     "require_committee",
     "require_committee_quorum",
@@ -351,3 +353,33 @@ def genesis_envelope(
     sig = log_signer.sign(signing_bytes(st))
     env["signatures"].append({"key": key_id(log_signer.public_key), "sig": b64encode(sig).decode()})
     return env
+
+
+def members_view(state: State, status: str | None = None) -> dict[str, Any]:
+    """What ``GET /v1/members`` serves: residents in enrolment order, and the committee.
+
+    The node serves it and the audit recomputes it from a replay: one definition for both.
+    """
+    rows = [m for m in state.rows("member").values() if status is None or m["status"] == status]
+    return {
+        "members": sorted(rows, key=lambda m: (m["enrolled_at"], m["key"])),
+        "committee": sorted(state.rows("committee")),
+    }
+
+
+def community_view(state: State) -> dict[str, Any] | None:
+    """The part of ``GET /v1/community`` that follows from the records (None before genesis)."""
+    g = state.peek("community", "genesis")
+    if g is None:
+        return None
+    return {
+        "origin": g["origin"],
+        "log_vkey": g["log_vkey"],
+        "genesis_hash": g["genesis_hash"],
+        "created": g["created"],
+        "committee": sorted(state.rows("committee")),
+        "witnesses": state.peek("witnesses", "current"),
+        "policy": state.peek("policy", "current"),
+        "members": sum(1 for m in state.rows("member").values() if m["status"] == "active"),
+        "size": state.size,
+    }

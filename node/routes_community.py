@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 
+from ledger.community import community_view, members_view
 from ledger.errors import ForbiddenError, NotFoundError
 from ledger.state import registered_types
 from node.auth import verify_authorization
@@ -21,20 +22,11 @@ Ctx = Annotated[NodeContext, Depends(get_ctx)]
 @router.get("/community")
 def community(ctx: Ctx) -> dict[str, Any]:
     """Genesis summary, committee, witnesses, policy, the current checkpoint."""
-    st = ctx.state()
-    g = st.peek("community", "genesis")
-    if g is None:
+    view = community_view(ctx.state())
+    if view is None:
         raise NotFoundError("this log has no genesis yet")
     return {
-        "origin": g["origin"],
-        "log_vkey": g["log_vkey"],
-        "genesis_hash": g["genesis_hash"],
-        "created": g["created"],
-        "committee": sorted(st.rows("committee")),
-        "witnesses": st.peek("witnesses", "current"),
-        "policy": st.peek("policy", "current"),
-        "members": sum(1 for m in st.rows("member").values() if m["status"] == "active"),
-        "size": st.size,
+        **view,
         "checkpoint": ctx.log.checkpoint().decode(),
         "statement_types": registered_types(),
     }
@@ -43,12 +35,7 @@ def community(ctx: Ctx) -> dict[str, Any]:
 @router.get("/members")
 def members(ctx: Ctx, status: str | None = None) -> dict[str, Any]:
     """Residents (key id, status, unit commitment, enrolment) and the committee."""
-    st = ctx.state()
-    rows = [m for m in st.rows("member").values() if status is None or m["status"] == status]
-    return {
-        "members": sorted(rows, key=lambda m: (m["enrolled_at"], m["key"])),
-        "committee": sorted(st.rows("committee")),
-    }
+    return members_view(ctx.state(), status)
 
 
 @router.get("/members/{key_id}")
