@@ -33,7 +33,7 @@ import os
 import tempfile
 import threading
 import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,7 @@ from audits.verify import node_from_tiles, tile_refs
 from ledger import merkle
 from ledger.errors import InputError, NotFoundError
 from ledger.notes import parse_checkpoint, parse_note
+from ledger.records import parse_record
 from ledger.tiles import (
     TILE_WIDTH,
     decode_bundle,
@@ -51,6 +52,7 @@ from ledger.tiles import (
     tile_path,
     tile_width,
 )
+from voting.evidence import BallotBundle
 
 __all__ = ["BUNDLE_FORMAT", "MANIFEST", "Bundle", "BundleFetcher", "write_bundle"]
 
@@ -251,3 +253,42 @@ class BundleFetcher(Fetcher):
 
     def close(self) -> None:
         self.bundle.close()
+
+
+def ballot_bundle(b: Bundle, ballot: str, receipt_sizes: Sequence[int] = ()) -> BallotBundle:
+    """The ballot-bundle view of a log bundle, for ``civic vote verify`` offline.
+
+    A log bundle holds every record and tile, so the ballot's record range (its open record
+    to its close or cancel, or to the end), the frontier before it and the consistency
+    proofs to the bundle's checkpoint are all computed here from the tiles — nothing is
+    taken on trust. With no node's claims to compare, the published result is the one the
+    close record states, and the counted-as-recorded step checks it against the tally.
+    """
+    if not ballot.isdigit() or not 0 <= int(ballot) < b.size:
+        raise NotFoundError(f"ballot {ballot} is not among the bundle's {b.size} records")
+    first = int(ballot)
+    end = b.size
+    published: dict[str, Any] | None = None
+    for index in range(first + 1, b.size):
+        st = parse_record(b.entry(index)).envelope.get("statement", {})
+        if st.get("type") in ("ballot.close", "ballot.cancel") and (
+            st.get("body", {}).get("ballot") == ballot
+        ):
+            end = index + 1
+            # With no node to ask, what is published is what the log's close record says.
+            published = {"id": ballot, "result": st["body"].get("result")}
+            break
+    ranges = [(i << lvl, (i + 1) << lvl) for lvl, i in merkle.root_ranges(first)]
+    sizes = {end, *(s for s in receipt_sizes if s > 0)}
+    cp = parse_checkpoint(parse_note(b.checkpoint).text)
+    return BallotBundle(
+        ballot=ballot,
+        origin=cp.origin,
+        log_vkey=str(b.manifest.get("log_vkey", "")),
+        checkpoint=b.checkpoint,
+        first=first,
+        entries=tuple(b.entry(i) for i in range(first, end)),
+        frontier=tuple(b._nodes(ranges)),
+        consistency={s: tuple(b.consistency_proof(s, b.size)) for s in sizes if s < b.size},
+        ballot_doc=published,
+    )

@@ -165,8 +165,11 @@ def verify(
         # Not even a readable receipt: the pure verifier below names what is wrong with it.
         ballot, receipt_size = "", 0
     if bundle is not None:
-        b = parse_bundle(bundle.read_bytes())
-        verifier = parse_vkey(log_key or b.log_vkey)
+        b = _read_bundle(bundle, ballot, receipt_size)
+        hint = b.log_vkey if b is not None else ""
+        if not (log_key or hint):
+            raise InputError(f"{bundle} names no log key: give the notice board's --log-key")
+        verifier = parse_vkey(log_key or hint)
         source = (
             "given with --log-key"
             if log_key
@@ -210,6 +213,20 @@ def verify(
             typer.echo(f"witness quorum: {'ok' if quorum['ok'] else 'FAIL'} {quorum['detail']}")
     if not report.ok or (quorum is not None and not quorum["ok"]):
         raise typer.Exit(EXIT_EVIDENCE)
+
+
+def _read_bundle(path: Path, ballot: str, receipt_size: int) -> Any:
+    """A ballot bundle (JSON) as is, or the ballot's part of a log bundle (`civic log bundle`)."""
+    import zipfile
+
+    if not zipfile.is_zipfile(path):
+        return parse_bundle(path.read_bytes())
+    from audits.bundle import Bundle, ballot_bundle
+
+    if not ballot:
+        return None  # an unreadable receipt: the verifier's step 1 or 2 says why
+    with Bundle(path) as log_bundle:
+        return ballot_bundle(log_bundle, ballot, [receipt_size])
 
 
 def witness_quorum(nodes: list[str], verifier: NoteVerifier) -> dict[str, Any]:

@@ -108,6 +108,13 @@ def test_vote_cast_verify_close_tally(running: tuple[NodeProcess, Path]) -> None
         "vote", "verify", "--receipt", str(receipt), "--bundle", str(bundle), "--log-key", vkey
     )
     assert "receipt verified" in out
+    # The whole log as one offline file (`civic log bundle`) serves `vote verify` too.
+    log_zip = tmp / "log.zip"
+    civic("log", "bundle", "--node", node.url, "--out", str(log_zip))
+    out = civic(
+        "vote", "verify", "--receipt", str(receipt), "--bundle", str(log_zip), "--log-key", vkey
+    )
+    assert "9. ok   counted" in out and "receipt verified" in out
 
     # A tampered receipt: the choice in the record no longer matches its signature.
     bad = tmp / "bad.tlog-proof"
@@ -116,6 +123,11 @@ def test_vote_cast_verify_close_tally(running: tuple[NodeProcess, Path]) -> None
     bad.write_bytes(format_tlog_proof(replace(p, extra=p.extra.replace(b'"yes"', b'"no"'))))
     out = civic("vote", "verify", "--receipt", str(bad), "--node", node.url, code=3)
     assert "2. FAIL vote" in out and "NOT verified" in out
+    out = civic(
+        "vote", "verify", "--receipt", str(bad), "--bundle", str(log_zip), "--log-key", vkey,
+        code=3,
+    )  # fmt: skip
+    assert "NOT verified" in out
 
     lst = json.loads(civic("ballot", "list", "--json"))
     assert lst["ballots"][0]["passed"] is False
