@@ -202,14 +202,22 @@ class Log:
         return list(zip(data, leaves, strict=True))
 
     def _hash_ranges(self, ranges: Sequence[tuple[int, int]]) -> list[bytes]:
-        ids = merkle.nodes_needed(ranges)
+        # Each range is decomposed once; its perfect nodes are read in one statement and
+        # folded right to left (RFC 9162 §2.1.1) — the proof path's hot loop.
+        pieces = {r: merkle.perfect_subtrees(*r) for r in ranges}
+        ids = {nid for nodes in pieces.values() for nid in nodes}
         found = self._fetch(ids)
         if len(found) != len(ids):
             raise IntegrityError("tree nodes needed for a proof are missing from storage")
         memo: dict[tuple[int, int], bytes] = {}
-        for r in ranges:
-            if r not in memo:
-                memo[r] = merkle.hash_of_range(r[0], r[1], found)
+        for r, nodes in pieces.items():
+            if not nodes:
+                memo[r] = merkle.EMPTY_ROOT
+                continue
+            h = found[nodes[-1]]
+            for nid in reversed(nodes[:-1]):
+                h = merkle.node_hash(found[nid], h)
+            memo[r] = h
         return [memo[r] for r in ranges]
 
     def root_at(self, size: int) -> bytes:
