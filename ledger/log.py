@@ -28,6 +28,7 @@ from ledger.tiles import MAX_ENTRY_SIZE, TILE_HEIGHT, TILE_WIDTH, encode_bundle,
 __all__ = ["AppendResult", "Log", "Writer"]
 
 Writer = Callable[[Connection], None]
+NODE_CACHE_MAX = 1 << 17
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,7 @@ class Log:
         self.signer = signer
         self.verifier = signer.verifier()
         self.lock = threading.RLock()
+        self._node_cache: dict[tuple[int, int], bytes] = {}
         self._open()
 
     def _open(self) -> None:
@@ -193,6 +195,27 @@ class Log:
         with self._conn() as conn:
             return self.store.fetch_nodes(conn, ids)
 
+    def _fetch_cached(self, ids: set[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        """Like :meth:`_fetch`, through a cache of the nodes above the bottom levels.
+
+        Completed nodes never change, and every proof in a large tree shares its upper
+        levels; only levels ≥ 4 (hashes of 16+ leaves) are kept, so the cache stays small
+        (n/16 nodes at most). Integrity checks read the database directly.
+        """
+        cache = self._node_cache
+        found: dict[tuple[int, int], bytes] = {}
+        for i in ids:
+            h = cache.get(i)  # get(), not `in` then []: another thread may clear the cache
+            if h is not None:
+                found[i] = h
+        if len(found) < len(ids):
+            fresh = self._fetch([i for i in ids if i not in found])
+            found.update(fresh)
+            if len(cache) > NODE_CACHE_MAX:
+                cache.clear()
+            cache.update((i, h) for i, h in fresh.items() if i[0] >= 4)
+        return found
+
     def _entries_and_leaves(self, lo: int, hi: int) -> list[tuple[bytes, bytes]]:
         with self._conn() as conn:
             data = self.store.entry_range(conn, lo, hi)
@@ -206,7 +229,7 @@ class Log:
         # folded right to left (RFC 9162 §2.1.1) — the proof path's hot loop.
         pieces = {r: merkle.perfect_subtrees(*r) for r in ranges}
         ids = {nid for nodes in pieces.values() for nid in nodes}
-        found = self._fetch(ids)
+        found = self._fetch_cached(ids)
         if len(found) != len(ids):
             raise IntegrityError("tree nodes needed for a proof are missing from storage")
         memo: dict[tuple[int, int], bytes] = {}
