@@ -20,14 +20,13 @@ written after an audit that found no evidence and verified the whole log.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ledger import merkle
 from ledger.errors import InputError
+from ledger.files import write_atomic
 from ledger.notes import parse_checkpoint, parse_note
 from ledger.state import State
 
@@ -124,14 +123,4 @@ def load_state_file(path: Path) -> AuditState | None:
 def save_state_file(path: Path, st: AuditState) -> None:
     """Write ``st`` to ``path`` atomically."""
     data = json.dumps(st.to_json(), separators=(",", ":"), sort_keys=True).encode("utf-8")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, data)

@@ -18,6 +18,7 @@ from typing import Any
 import platformdirs
 
 from ledger.errors import InputError
+from ledger.files import write_atomic
 
 __all__ = [
     "DEFAULT_NODE",
@@ -62,10 +63,7 @@ def load() -> dict[str, Any]:
 def save(settings: dict[str, Any]) -> Path:
     """Write the config file (creating its folder); returns its path."""
     path = config_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(settings, indent=2, sort_keys=True) + "\n", "utf-8")
-    os.replace(tmp, path)
+    write_atomic(path, (json.dumps(settings, indent=2, sort_keys=True) + "\n").encode())
     return path
 
 

@@ -11,12 +11,12 @@ Layout of ``DIR``::
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ledger.errors import InputError
+from ledger.files import write_atomic
 from ledger.notes import NoteSigner, NoteVerifier, generate_signer, parse_private_key, parse_vkey
 from ledger.storage import sqlite_url
 
@@ -77,9 +77,8 @@ def load_config(data_dir: Path) -> NodeConfig:
 
 def save_config(data_dir: Path, cfg: NodeConfig) -> None:
     """Write ``DIR/node.json`` atomically."""
-    tmp = data_dir / (CONFIG_FILE + ".tmp")
-    tmp.write_text(json.dumps(asdict(cfg), indent=2, sort_keys=True) + "\n", "utf-8")
-    os.replace(tmp, data_dir / CONFIG_FILE)
+    text = json.dumps(asdict(cfg), indent=2, sort_keys=True) + "\n"
+    write_atomic(data_dir / CONFIG_FILE, text.encode("utf-8"))
 
 
 def load_log_key(data_dir: Path) -> NoteSigner:
@@ -108,10 +107,7 @@ def init_data_dir(
     if (data_dir / CONFIG_FILE).exists():
         raise InputError(f"{data_dir} already holds a node; choose an empty folder")
     signer = signer or generate_signer(origin)
-    key_path = data_dir / LOG_KEY_FILE
-    fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(signer.private_key_string() + "\n")
+    write_atomic(data_dir / LOG_KEY_FILE, (signer.private_key_string() + "\n").encode(), 0o600)
     cfg = NodeConfig(origin=origin, database=database, log_vkey=signer.verifier().vkey())
     save_config(data_dir, cfg)
     return cfg, signer

@@ -15,9 +15,7 @@ metadata (size, media type, who uploaded it, when) is a table in the node's data
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-import tempfile
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,6 +28,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from funds.model import check_media_type
 from ledger.errors import InputError, IntegrityError, NotFoundError, TooLargeError
+from ledger.files import write_atomic
 from ledger.records import format_time
 from ledger.storage import NAMING, Store
 
@@ -108,22 +107,7 @@ class DocumentStore:
         sha = hashlib.sha256(data).hexdigest()
         path = self.path_of(sha)
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".upload-")
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(data)
-                    fh.flush()
-                    os.fsync(fh.fileno())
-                os.replace(tmp, path)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
-            dir_fd = os.open(path.parent, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)  # make the rename itself durable
-            finally:
-                os.close(dir_fd)
+            write_atomic(path, data)
         row = {
             "sha256": sha,
             "size": len(data),

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -38,6 +37,7 @@ from ledger.errors import (
     VerificationError,
 )
 from ledger.evidence import equivocation
+from ledger.files import write_atomic
 from ledger.notes import (
     Checkpoint,
     CosignatureSigner,
@@ -361,9 +361,7 @@ def init_witness(
 
         origin = parse_vkey(log_vkey).name
     data_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(data_dir / WITNESS_KEY_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(signer.private_key_string() + "\n")
+    write_atomic(data_dir / WITNESS_KEY_FILE, (signer.private_key_string() + "\n").encode(), 0o600)
     save_config(
         data_dir, NodeConfig(origin=origin, role="witness", log_vkey=log_vkey, follow=follow)
     )
