@@ -234,7 +234,7 @@ def _open_services(ctx: NodeContext) -> None:
         )
 
 
-def get_ctx(request: Request) -> NodeContext:
+async def get_ctx(request: Request) -> NodeContext:
     """FastAPI dependency: the node context of this app."""
     ctx: NodeContext = request.app.state.ctx
     return ctx

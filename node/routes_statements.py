@@ -81,7 +81,6 @@ def accepted_body(a: Accepted) -> dict[str, Any]:
 )
 async def submit(request: Request, ctx: Ctx) -> JSONResponse:
     """Submit one signed envelope, or an array answered item by item (200 with ``results``)."""
-    import anyio
 
     try:
         value = parse_json(await request.body())
@@ -99,7 +98,7 @@ async def submit(request: Request, ctx: Ctx) -> JSONResponse:
     if not single and not 1 <= len(items) <= MAX_BATCH:
         big = TooLargeError(f"an array holds 1 to {MAX_BATCH} envelopes, got {len(items)}")
         return problem(big.status, big.title, big.message)
-    results = await anyio.to_thread.run_sync(seq.submit, items)
+    results = await seq.submit_async(items)
     answers: list[dict[str, Any]] = [
         {"status": 201, **accepted_body(r)} if isinstance(r, Accepted) else _problem_body(r)
         for r in results

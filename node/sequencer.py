@@ -9,6 +9,7 @@ checkpoint and an inclusion proof: an acknowledged statement survives ``kill -9`
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import queue
 import threading
@@ -21,7 +22,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from ledger import merkle
-from ledger.errors import CivicError, InputError, IntegrityError
+from ledger.errors import CivicError, InputError, IntegrityError, StorageError
 from ledger.log import Log
 from ledger.records import build_record, format_time, parse_record
 from ledger.state import Context, State, apply_envelope, replay
@@ -118,12 +119,40 @@ class Sequencer:
         except CivicError as exc:
             return Submission(None, exc)
 
-    def submit(self, raws: Sequence[Any], timeout: float = 60.0) -> list[Accepted | CivicError]:
-        """Submit envelopes; wait until each is durable in a checkpoint or rejected."""
+    def enqueue(self, raws: Sequence[Any]) -> list[Submission]:
+        """Parse and verify ``raws``, and queue the well-formed ones for the writer."""
         subs = [self.prepare(r) for r in raws]
         for s in subs:
             if s.error is None:
                 self._queue.put(s)
+        return subs
+
+    async def submit_async(
+        self, raws: Sequence[Any], timeout: float = 60.0
+    ) -> list[Accepted | CivicError]:
+        """:meth:`submit` for the event loop: verification runs in a worker thread, and the
+        wait for the commit holds no thread (so in-flight submissions are not capped by
+        the thread pool and all join the next group commit)."""
+        import anyio
+
+        subs = await anyio.to_thread.run_sync(self.enqueue, raws)
+        out: list[Accepted | CivicError] = []
+        for s in subs:
+            if s.error is not None:
+                out.append(s.error)
+                continue
+            try:
+                accepted: Accepted = await asyncio.wait_for(asyncio.wrap_future(s.future), timeout)
+                out.append(accepted)
+            except CivicError as exc:
+                out.append(exc)
+            except TimeoutError:
+                out.append(StorageError("the append did not commit in time; retry later"))
+        return out
+
+    def submit(self, raws: Sequence[Any], timeout: float = 60.0) -> list[Accepted | CivicError]:
+        """Submit envelopes; wait until each is durable in a checkpoint or rejected."""
+        subs = self.enqueue(raws)
         out: list[Accepted | CivicError] = []
         for s in subs:
             if s.error is not None:
