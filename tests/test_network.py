@@ -364,6 +364,10 @@ def test_witness_refuses_a_record_that_breaks_a_rule(tmp_path: Path) -> None:
     with network(tmp_path) as net:
         size = net.submit(2)[-1]["inclusion_proof"]["tree_size"]
         wait_for("quorum", lambda: net.quorum_at(net.seq, size))
+        # The mirror verifies a whole catch-up at once: let it hold the valid records first.
+        assert net.mirror is not None
+        mirror = net.mirror
+        wait_for("the mirror to follow", lambda: net.size(mirror) == size)
         net.seq.stop()
         # Test-only path: a corrupt sequencer appends a record the rules forbid.
         bad = append_bad_record(tmp_path / "seq", ORIGIN)
