@@ -197,7 +197,13 @@ class Store:
             parts.append(
                 f"SELECT nid, hash FROM log_nodes WHERE nid IN ({','.join([mark] * len(inner))})"
             )
-        rows = conn.exec_driver_sql(" UNION ALL ".join(parts), tuple(leaves + inner))
+        # The DBAPI cursor itself, inside the caller's SQLAlchemy connection and transaction.
+        cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cur.execute(" UNION ALL ".join(parts), tuple(leaves + inner))
+            rows = cur.fetchall()
+        finally:
+            cur.close()
         mask = (1 << NODE_SHIFT) - 1
         # Leaf indexes are below 2**NODE_SHIFT, so a key's level is 0 exactly for leaves.
         return {(int(k) >> NODE_SHIFT, int(k) & mask): bytes(h) for k, h in rows}
