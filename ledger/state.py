@@ -230,12 +230,7 @@ def apply_record(state: State, record: Record) -> Envelope:
     leaf = merkle.leaf_hash(record.raw).hex()
     env = parse_envelope(record.envelope)
     ctx = Context(record.index, parse_time(record.time), record.time, leaf)
-    old_size, old_head = state.size, state.head
-    try:
-        apply_envelope(state, env, ctx)
-    except BaseException:
-        state.size, state.head = old_size, old_head
-        raise
+    apply_envelope(state, env, ctx)  # moves size and head only once it succeeded
     return env
 
 

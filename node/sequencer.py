@@ -24,7 +24,7 @@ from sqlalchemy import Connection
 from ledger import merkle
 from ledger.errors import CivicError, InputError, IntegrityError, StorageError
 from ledger.log import Log
-from ledger.records import build_record, format_time, parse_record
+from ledger.records import build_record, format_time, parse_record, parse_time
 from ledger.state import Context, State, apply_envelope, replay
 from ledger.statements import Envelope, parse_envelope
 from ledger.storage import Store
@@ -199,6 +199,8 @@ class Sequencer:
     def _process(self, batch: list[Submission]) -> None:
         now = self.clock()
         when = format_time(now)
+        # Handlers see the time exactly as the record states it (what a replay will see).
+        when_dt = parse_time(when)
         state = self.state
         index, prev = self.log.size, self.log.head
         records: list[bytes] = []
@@ -211,9 +213,7 @@ class Sequencer:
                 try:
                     data = build_record(index, prev, when, env.to_json())
                     leaf = merkle.leaf_hash(data).hex()
-                    ctx = Context(
-                        index, datetime.fromisoformat(when.replace("Z", "+00:00")), when, leaf
-                    )
+                    ctx = Context(index, when_dt, when, leaf)
                     if s.private is not None:
                         self.private.check(state, env, s.private)
                     apply_envelope(state, env, ctx)
