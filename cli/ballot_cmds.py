@@ -14,6 +14,8 @@ from rich.table import Table
 
 from cli.common import KEY_OPTION, NODE_OPTION, client, load_key, read_json_file
 from cli.output import EXIT_EVIDENCE, emit_json
+from client.http import NodeClient
+from client.submit import submit_statement
 from ledger import merkle
 from ledger.errors import InputError, IntegrityError
 from ledger.notes import (
@@ -26,9 +28,7 @@ from ledger.notes import (
 )
 from ledger.records import format_time, parse_record
 from ledger.state import replay
-from ledger.statements import make_statement, sign_envelope
 from ledger.tiles import TILE_WIDTH, decode_bundle, tile_path
-from node.client import NodeClient
 from voting.evidence import BallotBundle, format_bundle, parse_bundle, tally_bundle
 from voting.receipts import read_receipt
 from voting.rules import compute_result
@@ -78,11 +78,6 @@ def fetch_bundle(c: NodeClient, ballot: str, sizes: list[int] | None = None) -> 
     return parse_bundle(json.dumps(value))
 
 
-def _community(c: NodeClient) -> str:
-    origin: str = c.community()["origin"]
-    return origin
-
-
 def _texts(values: list[str], what: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for v in values:
@@ -118,9 +113,7 @@ def _quorum(text: str) -> dict[str, int]:
 def _submit(node: str, key: Path, type_: str, body: dict[str, Any]) -> dict[str, Any]:
     kp = load_key(key)
     with client(node) as c:
-        env = sign_envelope(make_statement(_community(c), type_, body, kp.key_id), [kp])
-        out: dict[str, Any] = c.submit(env)
-    return out
+        return submit_statement(c, type_, body, kp)
 
 
 @app.command("open")

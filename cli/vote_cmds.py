@@ -16,10 +16,10 @@ from rich.table import Table
 from cli.ballot_cmds import LOG_KEY_OPTION, checkpoint_opener, fetch_bundle, log_verifier
 from cli.common import KEY_OPTION, NODE_OPTION, client, load_key
 from cli.output import EXIT_EVIDENCE, emit_json
+from client.http import NodeClient
+from client.submit import submit_statement
 from ledger.errors import CivicError, InputError
 from ledger.notes import NoteVerifier, parse_checkpoint, parse_note, parse_vkey
-from ledger.statements import make_statement, sign_envelope
-from node.client import NodeClient
 from voting.evidence import LogView, parse_bundle
 from voting.receipts import ReceiptReport, build_receipt, read_receipt, verify_receipt
 
@@ -69,8 +69,7 @@ def cast(
         verifier = parse_vkey(log_key) if log_key else parse_vkey(community["log_vkey"])
         doc = c.get_json(f"/v1/ballots/{ballot}")
         body = {"ballot": ballot, "choice": _choice(doc["kind"], choice, empty)}
-        env = sign_envelope(make_statement(community["origin"], "vote.cast", body, kp.key_id), [kp])
-        out = c.submit(env)
+        out = submit_statement(c, "vote.cast", body, kp, origin=community["origin"])
         record = base64.b64decode(c.record(out["index"])["entry"])
     proof = out["inclusion_proof"]
     data = build_receipt(
