@@ -16,13 +16,14 @@ from rich.console import Console
 from rich.table import Table
 
 from cli.common import KEY_OPTION, NODE_OPTION, client, load_key
+from cli.funds_report import render_report
 from cli.output import emit_json
 from client.documents import publish_files
 from client.submit import submit_statement
 from funds.bodies import expense_request_body, pay_body, private_payee
 from funds.export import write_package
 from funds.model import format_money, parse_money
-from funds.report import build_report, render_report
+from funds.report import build_report
 from ledger.errors import InputError
 
 __all__ = ["app"]
