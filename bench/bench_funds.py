@@ -30,10 +30,11 @@ from rich.console import Console
 
 from bench.common import row
 from bench.ed25519_bound import ed25519_bound
+from cli.funds_report import render_report
 from funds.bodies import document_body
 from funds.export import write_package
 from funds.ledger_math import check_invariants
-from funds.report import build_report, render_report
+from funds.report import build_report
 from funds.views import accounts_view, budget_view, transactions_view
 from ledger.errors import CivicError
 from ledger.keys import KeyPair

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,6 +13,9 @@ from rich.table import Table
 
 from cli.common import KEY_OPTION, NODE_OPTION, client, load_key, read_json_file
 from cli.output import EXIT_EVIDENCE, emit_json
+from client.http import NodeClient
+from client.receipts import fetch_ballot_bundle
+from client.submit import submit_statement
 from ledger import merkle
 from ledger.errors import InputError, IntegrityError
 from ledger.notes import (
@@ -26,10 +28,8 @@ from ledger.notes import (
 )
 from ledger.records import format_time, parse_record
 from ledger.state import replay
-from ledger.statements import make_statement, sign_envelope
 from ledger.tiles import TILE_WIDTH, decode_bundle, tile_path
-from node.client import NodeClient
-from voting.evidence import BallotBundle, format_bundle, parse_bundle, tally_bundle
+from voting.evidence import format_bundle, tally_bundle
 from voting.receipts import read_receipt
 from voting.rules import compute_result
 from voting.spec import DEFAULT_PASSING, KINDS
@@ -38,7 +38,6 @@ __all__ = [
     "LOG_KEY_OPTION",
     "app",
     "checkpoint_opener",
-    "fetch_bundle",
     "log_verifier",
 ]
 
@@ -69,18 +68,6 @@ def checkpoint_opener(verifier: NoteVerifier) -> Any:
         return open_checkpoint(note, verifier)[0]
 
     return opener
-
-
-def fetch_bundle(c: NodeClient, ballot: str, sizes: list[int] | None = None) -> BallotBundle:
-    """GET the ballot bundle, with consistency proofs from ``sizes``."""
-    wanted = sorted({s for s in sizes or [] if s > 0})
-    value = c.get_json(f"/v1/ballots/{ballot}/bundle", consistency_from=wanted or None)
-    return parse_bundle(json.dumps(value))
-
-
-def _community(c: NodeClient) -> str:
-    origin: str = c.community()["origin"]
-    return origin
 
 
 def _texts(values: list[str], what: str) -> dict[str, str]:
@@ -118,9 +105,7 @@ def _quorum(text: str) -> dict[str, int]:
 def _submit(node: str, key: Path, type_: str, body: dict[str, Any]) -> dict[str, Any]:
     kp = load_key(key)
     with client(node) as c:
-        env = sign_envelope(make_statement(_community(c), type_, body, kp.key_id), [kp])
-        out: dict[str, Any] = c.submit(env)
-    return out
+        return submit_statement(c, type_, body, kp)
 
 
 @app.command("open")
@@ -195,7 +180,7 @@ def close(
     """
     with client(node) as c:
         verifier, _ = log_verifier(c, log_key)
-        t = tally_bundle(fetch_bundle(c, ballot), checkpoint_opener(verifier))
+        t = tally_bundle(fetch_ballot_bundle(c, ballot), checkpoint_opener(verifier))
         doc = c.get_json(f"/v1/ballots/{ballot}")
     if t.history.status != "open":
         raise InputError(f"ballot {ballot} is already {t.history.status}")
@@ -361,7 +346,7 @@ def tally(
             elif claim != computed:
                 problems.append("the node publishes a different result from the replay")
         else:
-            t = tally_bundle(fetch_bundle(c, ballot), checkpoint_opener(verifier), published)
+            t = tally_bundle(fetch_ballot_bundle(c, ballot), checkpoint_opener(verifier), published)
             computed, status, size = t.computed, t.history.status, t.checkpoint.size
             source = (
                 f"records [{ballot}, {t.history.end}); electorate size from {t.electorate_source}"
@@ -414,7 +399,7 @@ def bundle(
         sizes.append(parse_checkpoint(parse_note(proof.checkpoint).text).size)
     with client(node) as c:
         verifier, _ = log_verifier(c, log_key)
-        b = fetch_bundle(c, ballot, sizes)
+        b = fetch_ballot_bundle(c, ballot, sizes)
     tally_bundle(b, checkpoint_opener(verifier))  # refuse to save what does not verify
     out.write_bytes(format_bundle(b))
     typer.echo(f"wrote {out}: records [{b.first}, {b.end}) of ballot {ballot}")

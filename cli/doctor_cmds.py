@@ -16,6 +16,7 @@ from rich.table import Table
 
 import ledger
 from cli.output import EXIT_EVIDENCE, EXIT_UNREACHABLE, EXIT_USAGE, emit_json
+from client.http import NodeClient
 from ledger import merkle
 from ledger.errors import CivicError, InputError, NetworkError
 from ledger.keys import load_key_file, passphrase_from_env, read_key_id
@@ -23,7 +24,6 @@ from ledger.notes import NoteVerifier, parse_vkey
 from ledger.policy import check_checkpoint as policy_check
 from ledger.policy import policy_from_genesis
 from ledger.records import parse_record
-from node.client import NodeClient
 
 __all__ = ["Check", "doctor", "run_checks"]
 

@@ -18,12 +18,12 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from cli.output import EXIT_EVIDENCE, EXIT_UNREACHABLE, EXIT_USAGE
+from client.http import NodeClient
 from ledger import merkle
 from ledger.log import Log
 from ledger.records import format_time
 from ledger.statements import make_statement, sign_envelope
 from ledger.storage import Store
-from node.client import NodeClient
 from node.config import load_config, load_log_key
 from node.launcher import NodeProcess, free_port, start_node
 from tests.factory import key

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from client.signing import authorization_header
 from funds.bodies import document_body, expense_request_body, pay_body, private_payee
 from funds.ledger_math import check_invariants
 from ledger.community import commitment
@@ -20,7 +21,6 @@ from ledger.state import replay
 from ledger.statements import make_statement, sign_envelope
 from ledger.views import load_state
 from node.app import create_app
-from node.auth import authorization_header
 from node.bootstrap import init_community
 from tests.factory import key
 

@@ -10,8 +10,9 @@ from pathlib import Path
 from frictionless import validate
 from rich.console import Console
 
+from cli.funds_report import render_report
 from funds.export import BUDGET_FIELDS, TRANSACTION_FIELDS, write_package
-from funds.report import build_report, render_report
+from funds.report import build_report
 from funds.views import accounts_view, budget_view, transactions_view
 from tests.test_funds_support import Funds
 

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from client.signing import authorization_header
 from ledger import merkle
 from ledger.community import commitment
 from ledger.keys import KeyPair
@@ -19,7 +20,6 @@ from ledger.records import parse_record
 from ledger.state import replay
 from ledger.statements import make_statement, sign_envelope
 from node.app import create_app
-from node.auth import authorization_header
 from node.bootstrap import init_community
 from tests.factory import key
 

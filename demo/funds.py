@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from client.submit import signed_statement
 from funds.bodies import document_body, expense_request_body, pay_body, private_payee
 from ledger.keys import KeyPair, load_key_file
-from ledger.statements import make_statement, sign_envelope
 from node import routes_funds  # noqa: F401  (registers the private payee field)
 from node.context import NodeContext
 from node.documents import documents_of
@@ -40,7 +40,7 @@ _DOCUMENTS = {
 
 def populate(ctx: NodeContext, keys: Path) -> dict[str, Any]:
     """Add sample funds statements to the demo community; return a summary for demo.json."""
-    from node.demo import DEMO_PASSPHRASE, submit_all
+    from demo.community import DEMO_PASSPHRASE, submit_all
 
     def kp(name: str) -> KeyPair:
         return load_key_file(keys / f"{name}.key", DEMO_PASSPHRASE)
@@ -59,10 +59,7 @@ def populate(ctx: NodeContext, keys: Path) -> dict[str, Any]:
         *also: KeyPair,
         private: dict[str, str] | None = None,
     ) -> int:
-        env = sign_envelope(make_statement(origin, type_, body, signer.key_id), [signer, *also])
-        if private is not None:
-            env["private"] = private
-        (res,) = submit_all(ctx, [env])
+        (res,) = submit_all(ctx, [signed_statement(origin, type_, body, signer, also, private)])
         index: int = res.index
         return index
 

@@ -13,11 +13,12 @@ from base64 import b64encode
 from pathlib import Path
 from typing import Any
 
+from client.submit import signed_statement
+from demo import funds as demo_funds
+from demo import voting as demo_voting
 from ledger.community import commitment
 from ledger.errors import CivicError
 from ledger.keys import KeyPair, generate_keypair, load_key_file, save_key_file
-from ledger.statements import make_statement, sign_envelope
-from node import demo_funds, demo_voting
 from node.bootstrap import init_community
 from node.config import load_config, save_config
 from node.context import NodeContext, open_context
@@ -119,11 +120,8 @@ def build_demo(
                 unit = f"Block {1 + i // 40}, Flat {1 + i % 40}"
                 salt = os.urandom(16)
                 body = {"key": r.key_id, "unit_commitment": commitment(unit, salt)}
-                env = sign_envelope(
-                    make_statement(DEMO_ORIGIN, "member.enrol", body, chair.key_id), [chair]
-                )
-                env["private"] = {"value": unit, "salt": b64encode(salt).decode()}
-                envs.append(env)
+                private = {"value": unit, "salt": b64encode(salt).decode()}
+                envs.append(signed_statement(DEMO_ORIGIN, "member.enrol", body, chair, (), private))
             submit_all(ctx, envs)
             extras = {
                 "voting": demo_voting.populate(ctx, keys),

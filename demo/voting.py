@@ -11,9 +11,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from client.submit import signed_statement
 from ledger.keys import KeyPair, load_key_file
 from ledger.records import format_time
-from ledger.statements import make_statement, sign_envelope
 from node.context import NodeContext
 from voting.receipts import build_receipt
 from voting.rules import close_body
@@ -124,7 +124,7 @@ _VOTES: list[tuple[str, str, Any]] = [
 
 def populate(ctx: NodeContext, keys: Path) -> dict[str, Any]:
     """Add sample voting statements to the demo community; return a summary for demo.json."""
-    from node.demo import DEMO_PASSPHRASE, submit_all
+    from demo.community import DEMO_PASSPHRASE, submit_all
 
     def kp(name: str) -> KeyPair:
         return load_key_file(keys / f"{name}.key", DEMO_PASSPHRASE)
@@ -134,7 +134,7 @@ def populate(ctx: NodeContext, keys: Path) -> dict[str, Any]:
     people = {n: kp(n) for n in ("dana", "eli", "fatima")}
 
     def env(type_: str, body: dict[str, Any], signer: KeyPair) -> dict[str, Any]:
-        return sign_envelope(make_statement(origin, type_, body, signer.key_id), [signer])
+        return signed_statement(origin, type_, body, signer)
 
     specs = _ballots(_when(QUICK_BALLOT_SECONDS))
     opened = submit_all(ctx, [env("ballot.open", b, chair) for b in specs.values()])
