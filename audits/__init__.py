@@ -22,7 +22,7 @@ Their building blocks:
 - :mod:`audits.verify`      the pure checks: records, bundles, tiles, checkpoints, replay
 - :mod:`audits.findings`    findings with stable codes and severities
 - :mod:`audits.report`      the JSON (stable schema) and Markdown reports
-- :mod:`audits.views`       the published views compared with the replay
+- :mod:`audits.views`       the view checks: what each published view must equal
 - :mod:`audits.warnings`    data-quality warnings
 - :mod:`audits.fetch`       the fetcher interface (HTTP, memory) and local stores
 - :mod:`audits.download`    parallel, resumable download of tiles and entry bundles

@@ -63,7 +63,7 @@ from audits.progress import NullProgress, Progress
 from audits.remembered import RememberContext, RememberedContext, check_remembered, remember
 from audits.report import AuditReport, NodeStatus, PhaseStat
 from audits.state_file import AuditState, load_state_file
-from audits.tree import TreeContext, check_tree, tile_refs_width
+from audits.tree import TreeContext, check_tree
 from audits.trust import TrustContext, establish_trust_root
 from audits.verify import tile_refs
 from audits.views import invariant_findings
@@ -84,9 +84,6 @@ from ledger.state import State
 from ledger.tiles import decode_bundle
 
 __all__ = ["AuditOptions", "BundleMade", "NullProgress", "Progress", "make_bundle", "run_audit"]
-
-# kept importable from here for callers of the module before the split
-__all__ += ["tile_refs_width"]
 
 _PHASES = ["checkpoints", "download", "verify", "replay", "tree", "views"]
 
