@@ -24,6 +24,7 @@ from node.app import MAX_BODY
 from node.bootstrap import init_community
 from node.config import load_config, save_config
 from node.launcher import NodeProcess, start_node
+from node.limits import ConnectionLimits
 from tests.factory import key
 
 ORIGIN = "civic.example/hostile-garden"
@@ -161,6 +162,15 @@ def test_absurd_tile_path_is_400_like_other_bad_tile_paths(node: NodeProcess, pa
         b = request(sock, "GET", "/log/tile/0/x12/000")
         assert b.status == 400 and b.problem()["title"] == a.problem()["title"]
         still_usable(sock)
+
+
+@pytest.mark.parametrize("where", ["url", "header"])
+def test_oversized_request_head_is_431(node: NodeProcess, where: str) -> None:
+    filler = "a" * (ConnectionLimits().max_head_bytes + 1)
+    path, extra = ("/healthz?" + filler, {}) if where == "url" else ("/healthz", {"X-Big": filler})
+    with connect(node) as sock:
+        a = request(sock, "GET", path, headers=extra)
+        assert a.status == 431 and "exceed 65536 bytes" in str(a.problem()["detail"])
 
 
 def test_oversized_body_gets_its_413(node: NodeProcess) -> None:
