@@ -22,7 +22,7 @@ from node import (
     routes_witness,
 )
 from node.context import open_context
-from node.limits import BodyLimit
+from node.limits import BodyLimit, JsonLimits
 from node.problems import install_problem_handlers
 
 __all__ = ["MAX_BODY", "create_app"]
@@ -82,5 +82,7 @@ def create_app(data_dir: Path) -> FastAPI:
             body["evidence"] = "/v1/evidence"
         return JSONResponse(body, status_code=503 if reasons else 200)
 
+    # Outermost last: the body's size is bounded before its JSON is scanned.
+    app.add_middleware(JsonLimits)
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY)
     return app
