@@ -48,6 +48,7 @@ from audits.verify import (
     authenticate_tiles,
     check_checkpoint,
     check_cosignatures,
+    fresh_state,
     replay_checked,
     tile_refs,
     verify_bundle_data,
@@ -146,7 +147,7 @@ class _Run:
     old: AuditState | None = None
     target: _Seen | None = None
     nodes: dict[merkle.NodeId, bytes] = field(default_factory=dict)
-    state: State = field(default_factory=State)
+    state: State = field(default_factory=fresh_state)
     history: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
     complete: bool = False
     _executor: Executor | None = None

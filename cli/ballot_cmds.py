@@ -25,10 +25,11 @@ from ledger.notes import (
     parse_vkey,
 )
 from ledger.records import format_time, parse_record
-from ledger.state import replay
+from ledger.state import State, replay
 from ledger.statements import make_statement, sign_envelope
 from ledger.tiles import TILE_WIDTH, decode_bundle, tile_path
 from node.client import NodeClient
+from rules import community_rules
 from voting.evidence import BallotBundle, format_bundle, parse_bundle, tally_bundle
 from voting.receipts import read_receipt
 from voting.rules import compute_result
@@ -318,7 +319,7 @@ def _full_tally(c: NodeClient, ballot: str, verifier: NoteVerifier) -> dict[str,
         raise IntegrityError(
             f"the entries the node served do not hash to its checkpoint of size {cp.size}"
         )
-    state = replay([parse_record(e) for e in entries])
+    state = replay([parse_record(e) for e in entries], State(community_rules()))
     doc = state.peek("ballot", ballot)
     if doc is None:
         raise InputError(f"there is no ballot {ballot} in the log")
