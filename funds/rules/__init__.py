@@ -5,7 +5,7 @@ their balances), :mod:`~funds.rules.budget`, :mod:`~funds.rules.documents`,
 :mod:`~funds.rules.expenses` (the approval workflow) and :mod:`~funds.rules.transactions`
 (income, transfers, reversals).
 
-Namespaces this module keeps in the state (ids are the record index, as a string, of
+Namespaces these modules keep in the state (ids are the record index, as a string, of
 the statement that created the thing):
 
 - ``funds_account/<id>``: asset accounts (the community's money: code, currency,

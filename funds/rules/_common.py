@@ -28,7 +28,7 @@ def current_policy(state: State) -> FundsPolicy:
 def copy_doc(state: State, ns: str, key: str) -> dict[str, Any] | None:
     """A shallow copy of document ``ns/key`` to change and put back.
 
-    Copy on write instead of :meth:`State.get`'s deep copy: this module never changes a
+    Copy on write instead of :meth:`State.get`'s deep copy: the funds rules never change a
     nested list or dict in place, it replaces it (``doc["history"] = [*old, new]``), so
     the stored document and any reader of it never see a change. Deep copies of growing
     expense histories were the largest cost per statement.

@@ -23,7 +23,7 @@ from ledger.errors import ConflictError, RuleViolation
 from ledger.state import Context, State
 from ledger.statements import Envelope
 
-__all__ = ["available", "get_line", "set_line"]
+__all__ = ["adjust_line", "available", "get_line", "set_line"]
 
 
 def get_line(state: State, key: str) -> dict[str, Any]:
@@ -39,6 +39,14 @@ def available(line: dict[str, Any]) -> int:
     """What is left of a line: amount less committed and spent."""
     left: int = line["amount"] - line["committed"] - line["spent"]
     return left
+
+
+def adjust_line(state: State, line: dict[str, Any], *, committed: int = 0, spent: int = 0) -> None:
+    """Move what ``line`` (from :func:`get_line`) has committed and spent, and store it:
+    the expense workflow reserves, releases, spends and un-spends only through here."""
+    line["committed"] += committed
+    line["spent"] += spent
+    state.put("funds_budget", line["key"], line)
 
 
 def set_line(state: State, env: Envelope, ctx: Context) -> None:

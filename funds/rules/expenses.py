@@ -26,7 +26,7 @@ from funds.model import (
 )
 from funds.rules._common import copy_doc, current_policy, money
 from funds.rules.accounts import asset_account, post
-from funds.rules.budget import available, get_line
+from funds.rules.budget import adjust_line, available, get_line
 from funds.rules.documents import referenced_documents
 from ledger.community import committee_keys, is_active_resident, require_committee
 from ledger.errors import ConflictError, ForbiddenError, InputError, RuleViolation
@@ -113,7 +113,8 @@ def _payee(b: dict[str, Any]) -> tuple[str | None, str | None]:
 
 
 def request(state: State, env: Envelope, ctx: Context) -> None:
-    """``funds.expense.request``: an active resident or a committee member; within the budget line."""
+    """``funds.expense.request``: an active resident or a committee member; it must fit
+    what is left of its budget line."""
     pol = current_policy(state)
     on_committee = env.signer in state.rows("committee")
     if not on_committee and (
@@ -257,8 +258,7 @@ def approve(state: State, env: Envelope, ctx: Context) -> None:
                 f"{money(available(line), e['currency'])} left, the expense is "
                 f"{money(e['amount'], e['currency'])}"
             )
-        line["committed"] += e["amount"]
-        state.put("funds_budget", line["key"], line)
+        adjust_line(state, line, committed=e["amount"])
         e["status"] = "approved"
         e["approved_at"] = ctx.index
     state.put("funds_expense", e["id"], e)
@@ -267,9 +267,7 @@ def approve(state: State, env: Envelope, ctx: Context) -> None:
 def _close(state: State, e: dict[str, Any], status: str) -> None:
     """End an open expense; an approved one releases its budget reservation."""
     if e["status"] == "approved":
-        line = get_line(state, e["budget_line"])
-        line["committed"] -= e["amount"]
-        state.put("funds_budget", line["key"], line)
+        adjust_line(state, get_line(state, e["budget_line"]), committed=-e["amount"])
     e["status"] = status
     state.put("funds_expense", e["id"], e)
 
@@ -365,10 +363,7 @@ def pay(state: State, env: Envelope, ctx: Context) -> None:
         documents=docs,
         counterparty=e["payee"] or e["payee_label"],
     )
-    line = get_line(state, e["budget_line"])
-    line["committed"] -= amount
-    line["spent"] += amount
-    state.put("funds_budget", line["key"], line)
+    adjust_line(state, get_line(state, e["budget_line"]), committed=-amount, spent=amount)
     e["status"] = "paid"
     e["payment"] = {"transaction": tid, "account": acc["id"], "by": env.signer, "index": ctx.index}
     e["history"] = [
@@ -384,9 +379,7 @@ def payment_reversed(
     """A paid expense whose payment was reversed (by ``transaction``): it becomes
     ``reversed`` and its budget line no longer counts it as spent."""
     e = _expense(state, expense_id)
-    line = get_line(state, e["budget_line"])
-    line["spent"] -= e["amount"]
-    state.put("funds_budget", line["key"], line)
+    adjust_line(state, get_line(state, e["budget_line"]), spent=-e["amount"])
     e["status"] = "reversed"
     e["history"] = [*e["history"], _event(env, ctx, transaction=transaction, reason=reason)]
     state.put("funds_expense", e["id"], e)
