@@ -65,7 +65,7 @@ from audits.report import AuditReport, NodeStatus, PhaseStat
 from audits.state_file import AuditState, load_state_file
 from audits.tree import TreeContext, check_tree
 from audits.trust import TrustContext, establish_trust_root
-from audits.verify import tile_refs
+from audits.verify import fresh_state, tile_refs
 from audits.views import invariant_findings
 from audits.views_compare import ViewsContext, compare_views
 from audits.witnesses import (
@@ -223,7 +223,7 @@ def _audit_log(
     cp = c.cp
     sources = tuple(data_sources(c.seen, cp, out.down()))
     start = 0
-    state = State()
+    state = fresh_state()
     history: tuple[tuple[int, dict[str, Any]], ...] = ()
     frontier: tuple[bytes, ...] = ()
     if old is not None:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from audits.verify import fresh_state
 from ledger import merkle
 from ledger.errors import InputError
 from ledger.files import write_atomic
@@ -86,7 +87,7 @@ def load_state_file(path: Path) -> AuditState | None:
         doc = json.loads(raw)
         if doc.get("format") != STATE_FORMAT:
             raise InputError(f"{path} is not an audit state file ({STATE_FORMAT})")
-        state = State()
+        state = fresh_state()
         for ns, rows in doc["state"]["rows"].items():
             for key, value in rows.items():
                 state.load_row(ns, key, value)

@@ -53,6 +53,7 @@ from ledger.records import parse_record, parse_time
 from ledger.state import Context, State, apply_envelope
 from ledger.statements import DOMAIN, Envelope, _check_shape, parse_envelope
 from ledger.tiles import TILE_HEIGHT, TILE_WIDTH, TileRef, decode_bundle, tile_width
+from rules import community_rules
 
 __all__ = [
     "BundleResult",
@@ -62,6 +63,7 @@ __all__ = [
     "check_cosignatures",
     "check_entry",
     "check_entry_exact",
+    "fresh_state",
     "node_from_tiles",
     "perfect_root",
     "replay_checked",
@@ -430,6 +432,12 @@ def check_cosignatures(note: bytes, policy: Policy, node: str) -> list[Finding]:
 
 
 # --- replay --------------------------------------------------------------------------------
+
+
+def fresh_state() -> State:
+    """The empty state an audit replays a log into, under the community's rule set
+    (:func:`rules.community_rules`: the same list the node's start-up builds)."""
+    return State(community_rules())
 
 
 def replay_checked(

@@ -39,7 +39,7 @@ from funds.views import accounts_view, budget_view, transactions_view
 from ledger.errors import CivicError
 from ledger.keys import KeyPair
 from ledger.records import parse_record
-from ledger.state import replay
+from ledger.state import State, replay
 from ledger.statements import make_statement, sign_envelope
 from node.bootstrap import init_community
 from node.context import NodeContext, open_context
@@ -265,11 +265,11 @@ def run(n: int, data: Path, validate_export: bool, do_replay: bool) -> None:
             log = ctx.log
 
             def rebuild() -> bool:
-                again = None
+                again = State(ctx.rules)
                 for lo in range(0, log.size, 4096):
                     recs = [parse_record(e) for e in log.entries(lo, min(log.size, lo + 4096))]
                     again = replay(recs, again)
-                return again is not None and again.snapshot() == st.snapshot()
+                return again.snapshot() == st.snapshot()
 
             r_s, same = timed(rebuild)
             print(

@@ -27,9 +27,10 @@ from ledger.notes import (
     parse_vkey,
 )
 from ledger.records import format_time, parse_record
-from ledger.state import replay
+from ledger.state import State, replay
 from ledger.tiles import TILE_WIDTH, decode_bundle, tile_path
 from voting.evidence import format_bundle, tally_bundle
+from rules import community_rules
 from voting.receipts import read_receipt
 from voting.rules import compute_result
 from voting.spec import DEFAULT_PASSING, KINDS
@@ -303,7 +304,7 @@ def _full_tally(c: NodeClient, ballot: str, verifier: NoteVerifier) -> dict[str,
         raise IntegrityError(
             f"the entries the node served do not hash to its checkpoint of size {cp.size}"
         )
-    state = replay([parse_record(e) for e in entries])
+    state = replay([parse_record(e) for e in entries], State(community_rules()))
     doc = state.peek("ballot", ballot)
     if doc is None:
         raise InputError(f"there is no ballot {ballot} in the log")

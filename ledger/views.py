@@ -25,6 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from ledger.ruleset import RuleSet
 from ledger.state import State
 from ledger.storage import NAMING
 
@@ -74,9 +75,10 @@ def write_state(
     _upsert(conn, state_meta, [{"id": 1, "size": size, "head": head}], ["id"])
 
 
-def load_state(conn: Connection) -> State:
-    """The state as the views hold it (size 0 and empty when none was written)."""
-    state = State()
+def load_state(conn: Connection, rules: RuleSet) -> State:
+    """The state as the views hold it (size 0 and empty when none was written), to go on
+    under ``rules``."""
+    state = State(rules)
     meta = conn.execute(select(state_meta.c.size, state_meta.c.head)).first()
     if meta is None:
         return state

@@ -19,10 +19,12 @@ from fastapi import Request
 from ledger.errors import InputError, NotFoundError
 from ledger.notes import Policy
 from ledger.policy import policy_from_genesis
+from ledger.ruleset import RuleSet
 from ledger.state import State
 from ledger.storage import Store
 from node.config import ROLES, NodeConfig, load_config, load_log_key, log_verifier
 from node.cosigning import WitnessedLog
+from rules import community_rules
 
 if TYPE_CHECKING:
     from node.evidence import EvidenceStore
@@ -39,6 +41,8 @@ class NodeContext:
     cfg: NodeConfig
     store: Store
     log: WitnessedLog
+    # The rule set every role replays under: built once, at start-up, from rules.LAYERS.
+    rules: RuleSet
     services: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -187,7 +191,7 @@ def open_context(data_dir: Path, serve: bool = False) -> NodeContext:
             from node.replica import ReplicaLog
 
             log = ReplicaLog(store, log_verifier(cfg))
-        ctx = NodeContext(data_dir, cfg, store, log)
+        ctx = NodeContext(data_dir, cfg, store, log, community_rules())
         if serve:
             _open_services(ctx)
     except Exception:
@@ -210,9 +214,9 @@ def _open_services(ctx: NodeContext) -> None:
         from node.private import PrivateStore
         from node.sequencer import Sequencer
 
-        private = PrivateStore(store)
+        private = PrivateStore(store, ctx.rules)
         ctx.services["private"] = private
-        ctx.services["sequencer"] = Sequencer(ctx.log, store, private)
+        ctx.services["sequencer"] = Sequencer(ctx.log, store, private, ctx.rules)
         return
     from node.replica import HttpSource, Replica, ReplicaLog
 
@@ -224,7 +228,7 @@ def _open_services(ctx: NodeContext) -> None:
 
         witness_signer = load_witness_key(ctx.data_dir)
     name = f"witness {witness_signer.name}" if witness_signer else ctx.name
-    replica = Replica(ctx.log, store, evidence, source, name)
+    replica = Replica(ctx.log, store, evidence, source, name, ctx.rules)
     ctx.services["replica"] = replica
     if witness_signer is not None:
         from node.witness import Witness

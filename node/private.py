@@ -17,6 +17,7 @@ from sqlalchemy import Column, Connection, MetaData, String, Table, Text, delete
 from ledger.community import commitment
 from ledger.errors import InputError, NotFoundError
 from ledger.records import format_time
+from ledger.ruleset import CommittedField, RuleSet
 from ledger.state import State
 from ledger.statements import Envelope
 from ledger.storage import NAMING, Store
@@ -35,26 +36,28 @@ private_openings = Table(
     Column("stored", String(40), nullable=False),
 )
 
-# statement type -> (body field holding the commitment, body field naming the subject)
-COMMITTED_FIELDS: dict[str, tuple[str, str]] = {"member.enrol": ("unit_commitment", "key")}
-
-
-def register_committed_field(type_name: str, commitment_field: str, subject_field: str) -> None:
-    """Let another layer (funds: private payees) keep openings of its commitments here."""
-    COMMITTED_FIELDS[type_name] = (commitment_field, subject_field)
-
 
 class PrivateStore:
-    """Openings of commitments in the node's database (not append-only: erasable)."""
+    """Openings of commitments in the node's database (not append-only: erasable).
 
-    def __init__(self, store: Store) -> None:
+    Which statement types may carry an opening, and in which body fields, is the rule
+    set's (:meth:`~ledger.ruleset.RuleSet.committed_field`): each layer declares its own.
+    """
+
+    def __init__(self, store: Store, rules: RuleSet) -> None:
         self.db = store
+        self.rules = rules
         store.create_tables(private_metadata)
+
+    def _field(self, env: Envelope) -> CommittedField:
+        cf = self.rules.committed_field(env.type)
+        if cf is None:
+            raise InputError(f"statements of type {env.type} carry no private part")
+        return cf
 
     def check(self, state: State, env: Envelope, private: dict[str, Any]) -> None:
         """The opening must match the commitment the statement puts in the log."""
-        if env.type not in COMMITTED_FIELDS:
-            raise InputError(f"statements of type {env.type} carry no private part")
+        field_name = self._field(env).commitment
         if set(private) != {"value", "salt"} or not isinstance(private["value"], str):
             raise InputError('\'private\' is {"value": <text>, "salt": <base64, 16+ bytes>}')
         try:
@@ -63,17 +66,16 @@ class PrivateStore:
             raise InputError("private salt is not base64") from exc
         if len(salt) < 16:
             raise InputError("private salt must be at least 16 random bytes")
-        field_name, _ = COMMITTED_FIELDS[env.type]
         if commitment(private["value"], salt) != env.body.get(field_name):
             raise InputError(f"the private opening does not match body.{field_name}")
 
     def store(self, conn: Connection, env: Envelope, private: dict[str, Any]) -> None:
         """Keep the opening, inside the batch's transaction."""
-        field_name, subject_field = COMMITTED_FIELDS[env.type]
+        cf = self._field(env)
         conn.execute(
             private_openings.insert().values(
-                commitment=env.body[field_name],
-                subject=str(env.body.get(subject_field, "")),
+                commitment=env.body[cf.commitment],
+                subject=str(env.body.get(cf.subject, "")),
                 kind=env.type,
                 value=private["value"],
                 salt=private["salt"],

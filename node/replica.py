@@ -45,6 +45,7 @@ from ledger.notes import (
 )
 from ledger.policy import policy_from_genesis, quorum_cosigners
 from ledger.records import parse_record
+from ledger.ruleset import RuleSet
 from ledger.state import State, apply_record
 from ledger.storage import Store, checkpoints
 from ledger.tiles import TILE_WIDTH, decode_bundle, tile_path
@@ -233,8 +234,10 @@ class Replica:
         evidence: EvidenceStore,
         source: Source | None,
         name: str,
+        rules: RuleSet,
     ) -> None:
         self.log = log_
+        self.rules = rules
         self.store = store
         self.evidence = evidence
         self.source = source
@@ -247,7 +250,7 @@ class Replica:
 
     def _load_state(self) -> State:
         with self.store.engine.connect() as conn:
-            state = load_state(conn)
+            state = load_state(conn, self.rules)
         if state.size != self.log.size or (state.size and state.head != self.log.head):
             raise IntegrityError(
                 f"the replica's state views (size {state.size}) do not match its log "

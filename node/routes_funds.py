@@ -36,16 +36,9 @@ from ledger.errors import ForbiddenError, InputError, NotFoundError, TooLargeErr
 from node.auth import verify_authorization
 from node.context import NodeContext, get_ctx
 from node.documents import documents_of
-from node.private import private_openings, register_committed_field
+from node.private import private_openings
 
-__all__ = ["PAYEE_COMMITMENT_FIELD", "PAYEE_LABEL_FIELD", "router"]
-
-# A private payee's opening (name and salt) travels as the envelope's `private` part of a
-# funds.expense.request; the sequencer checks it against body.payee_commitment and keeps
-# it under the payee's pseudonymous label, erasable on request.
-PAYEE_COMMITMENT_FIELD = "payee_commitment"
-PAYEE_LABEL_FIELD = "payee_label"
-register_committed_field("funds.expense.request", PAYEE_COMMITMENT_FIELD, PAYEE_LABEL_FIELD)
+__all__ = ["router"]
 
 router = APIRouter(prefix="/v1", tags=["funds"])
 Ctx = Annotated[NodeContext, Depends(get_ctx)]

@@ -25,6 +25,7 @@ from ledger import merkle
 from ledger.errors import CivicError, InputError, IntegrityError, StorageError
 from ledger.log import Log
 from ledger.records import build_record, format_time, parse_record, parse_time
+from ledger.ruleset import RuleSet
 from ledger.state import Context, State, apply_envelope, replay
 from ledger.statements import Envelope, parse_envelope
 from ledger.storage import Store
@@ -66,12 +67,14 @@ class Sequencer:
         log_: Log,
         store: Store,
         private: PrivateStore,
+        rules: RuleSet,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         on_batch: Callable[[Accepted], None] | None = None,
     ) -> None:
         self.log = log_
         self.store = store
         self.private = private
+        self.rules = rules
         self.clock = clock
         self.on_batch = on_batch
         store.create_tables(views_metadata)
@@ -83,7 +86,7 @@ class Sequencer:
     def _load_state(self) -> State:
         """The views, then any records they lack (only after a crash between versions)."""
         with self.store.engine.connect() as conn:
-            state = load_state(conn)
+            state = load_state(conn, self.rules)
         if state.size > self.log.size:
             raise IntegrityError(
                 f"state views are at record {state.size} but the log has {self.log.size}"

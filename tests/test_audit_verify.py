@@ -34,6 +34,7 @@ from ledger.records import build_record, parse_record
 from ledger.state import State, replay
 from ledger.statements import sign_envelope
 from ledger.tiles import TILE_WIDTH, encode_bundle, tile_width
+from rules import community_rules
 from tests.factory import ORIGIN, Community, key
 
 # --- the fast canonical check ----------------------------------------------------------------
@@ -280,7 +281,7 @@ def test_bundle_verification_hashes_and_compares() -> None:
 
 
 def _replay_all(records: list[bytes]) -> tuple[State, list[Finding]]:
-    state = State()
+    state = State(community_rules())
     found: list[Finding] = []
     for i, data in enumerate(records):
         rec = check_entry(data, i)
@@ -291,7 +292,10 @@ def _replay_all(records: list[bytes]) -> tuple[State, list[Finding]]:
 def test_replay_matches_the_ledger_and_finds_nothing_on_a_valid_log() -> None:
     state, found = _replay_all(COM.records)
     assert found == []
-    assert state.snapshot() == replay([parse_record(r) for r in COM.records]).snapshot()
+    assert (
+        state.snapshot()
+        == replay([parse_record(r) for r in COM.records], State(community_rules())).snapshot()
+    )
 
 
 def test_replay_reports_the_record_and_the_rule() -> None:

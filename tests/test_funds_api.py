@@ -17,11 +17,12 @@ from funds.ledger_math import check_invariants
 from ledger.community import commitment
 from ledger.keys import KeyPair
 from ledger.records import parse_record
-from ledger.state import replay
+from ledger.state import State, replay
 from ledger.statements import make_statement, sign_envelope
 from ledger.views import load_state
 from node.app import create_app
 from node.bootstrap import init_community
+from rules import community_rules
 from tests.factory import key
 
 ORIGIN = "civic.example/funds-garden"
@@ -316,7 +317,7 @@ def test_private_payee_and_erasure(node: Node) -> None:
     }
     assert after == before, "erasure leaves the log, its proofs and every total intact"
     log = node.ctx.log
-    replayed = replay([parse_record(x) for x in log.entries(0, log.size)])
+    replayed = replay([parse_record(x) for x in log.entries(0, log.size)], State(community_rules()))
     assert replayed.snapshot() == node.ctx.state().snapshot()
 
 
@@ -336,10 +337,14 @@ def test_views_equal_a_rebuild_and_survive_restart(node_dir: Path) -> None:
                 node.do("funds.expense.pay", pay_body(e, node.account), C)
         live = node.ctx.state().snapshot()
         log = node.ctx.log
-        rebuilt = replay([parse_record(x) for x in log.entries(0, log.size)])
+        rebuilt = replay(
+            [parse_record(x) for x in log.entries(0, log.size)], State(community_rules())
+        )
         assert rebuilt.snapshot() == live
         with node.ctx.store.engine.connect() as conn:
-            assert load_state(conn).snapshot() == live, "SQL views == replay of the log"
+            assert load_state(conn, community_rules()).snapshot() == live, (
+                "SQL views == replay of the log"
+            )
         assert check_invariants(rebuilt) == []
         views = {p: client.get(p).json() for p in ("/v1/funds/accounts", "/v1/funds/budget")}
     with TestClient(create_app(node_dir)) as again:

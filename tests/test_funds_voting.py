@@ -14,7 +14,8 @@ import pytest
 from funds.ledger_math import check_invariants
 from ledger.errors import RuleViolation
 from ledger.records import format_time, parse_record
-from ledger.state import replay
+from ledger.state import State, replay
+from rules import community_rules
 from tests.test_funds_support import Funds
 
 pytestmark = pytest.mark.skipif(
@@ -60,5 +61,5 @@ def test_threshold_expense_with_a_real_ballot() -> None:
     e = f.state.peek("funds_expense", eid)
     assert (e["status"], e["ballot"]) == ("paid", passed)
     assert check_invariants(f.state) == []
-    again = replay([parse_record(r) for r in f.com.records])
+    again = replay([parse_record(r) for r in f.com.records], State(community_rules()))
     assert again.snapshot() == f.state.snapshot()

@@ -57,6 +57,7 @@ from node.witness import (
     init_witness,
     parse_add_checkpoint,
 )
+from rules import community_rules
 from tests.factory import key
 
 ORIGIN = "civic.example/witness-garden"
@@ -309,7 +310,7 @@ def append_bad_record(seq_dir: Path, origin: str) -> int:
 
         log.append([data], also)
         with store.engine.connect() as conn:
-            assert load_state(conn).size == index + 1
+            assert load_state(conn, community_rules()).size == index + 1
         return index
     finally:
         store.close()
