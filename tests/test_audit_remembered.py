@@ -10,9 +10,9 @@ from audits.download import Source
 from audits.fetch import MemoryFetcher
 from audits.remembered import RememberedContext, check_remembered
 from audits.state_file import AuditState
+from audits.verify import fresh_state
 from ledger import merkle
 from ledger.notes import Checkpoint
-from ledger.state import State
 
 LEAVES = [merkle.leaf_hash(b"record %d" % i) for i in range(8)]
 OTHER = [merkle.leaf_hash(b"other %d" % i) for i in range(8)]
@@ -20,7 +20,7 @@ OTHER = [merkle.leaf_hash(b"other %d" % i) for i in range(8)]
 
 def old(size: int, leaves: list[bytes] = LEAVES) -> AuditState:
     root = merkle.root_from_leaves(leaves[:size])
-    return AuditState("o", "vkey", "g", b"", size, root, [], State())
+    return AuditState("o", "vkey", "g", b"", size, root, [], fresh_state())
 
 
 def target(size: int) -> Seen:

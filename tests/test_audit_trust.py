@@ -11,10 +11,10 @@ from audits.fetch import MemoryFetcher
 from audits.findings import Finding
 from audits.state_file import AuditState
 from audits.trust import TrustContext, establish_trust_root
+from audits.verify import fresh_state
 from ledger import merkle
 from ledger.errors import InputError
 from ledger.notes import parse_vkey, signer_from_seed
-from ledger.state import State
 from ledger.tiles import decode_bundle, encode_bundle
 from tests.test_audit_support import log_objects, make_community
 
@@ -50,7 +50,7 @@ def codes(found: tuple[Finding, ...]) -> list[str]:
 
 
 def remembered(vkey: str, genesis: str) -> AuditState:
-    return AuditState("o", vkey, genesis, b"", 0, merkle.EMPTY_ROOT, [], State())
+    return AuditState("o", vkey, genesis, b"", 0, merkle.EMPTY_ROOT, [], fresh_state())
 
 
 def test_the_state_file_wins_and_pins_must_agree_with_it(
