@@ -46,8 +46,8 @@ from audits.state_file import AuditState, load_state_file, save_state_file
 from audits.verify import (
     BundleResult,
     authenticate_tiles,
-    check_checkpoint,
     check_cosignatures,
+    check_log_signature,
     replay_checked,
     tile_refs,
     verify_bundle_data,
@@ -56,6 +56,8 @@ from audits.verify import (
 from audits.views import ViewCheck, invariant_findings, json_diff, view_checks
 from audits.warnings import WarningCollector
 from ledger import merkle
+from ledger.c2sp.checkpoint import Checkpoint, parse_checkpoint
+from ledger.c2sp.note import NoteVerifier, parse_note, parse_vkey
 from ledger.canonical import parse_json
 from ledger.errors import (
     CivicError,
@@ -66,7 +68,6 @@ from ledger.errors import (
     VerificationError,
 )
 from ledger.evidence import SHAREABLE_KINDS, evidence_from_json, verify_evidence
-from ledger.notes import Checkpoint, NoteVerifier, parse_checkpoint, parse_note, parse_vkey
 from ledger.records import format_time, parse_record
 from ledger.state import State
 from ledger.tiles import TILE_HEIGHT, TILE_WIDTH, TileRef, decode_bundle, tile_path, tile_width
@@ -313,7 +314,7 @@ class _Run:
         """Step 1: log signatures, forks, the checkpoint to audit."""
         assert self.verifier is not None
         for s in self.seen:
-            got = check_checkpoint(s.note, self.verifier, s.name)
+            got = check_log_signature(s.note, self.verifier, s.name)
             st = self.status.get(s.name)
             if isinstance(got, Finding):
                 self.add(got)

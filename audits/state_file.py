@@ -25,9 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from ledger import merkle
+from ledger.c2sp.checkpoint import parse_checkpoint
+from ledger.c2sp.note import parse_note
 from ledger.errors import InputError
 from ledger.files import write_atomic
-from ledger.notes import parse_checkpoint, parse_note
 from ledger.state import State
 
 __all__ = ["STATE_FORMAT", "AuditState", "load_state_file", "save_state_file"]

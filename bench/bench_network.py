@@ -30,7 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import httpx
 
 from bench.bench_statements import CHAIR, ORIGIN, envelopes, post_all
-from ledger.notes import parse_checkpoint, parse_note
+from ledger.c2sp.checkpoint import parse_checkpoint
+from ledger.c2sp.note import parse_note
 from node.bootstrap import init_community
 from node.launcher import NodeProcess, free_port, start_node, wait_healthy
 from node.mirror import init_mirror

@@ -15,15 +15,9 @@ from rich.table import Table
 from cli.common import KEY_OPTION, NODE_OPTION, client, load_key, read_json_file
 from cli.output import EXIT_EVIDENCE, emit_json
 from ledger import merkle
+from ledger.c2sp.checkpoint import Checkpoint, open_checkpoint, parse_checkpoint
+from ledger.c2sp.note import NoteVerifier, parse_note, parse_vkey
 from ledger.errors import InputError, IntegrityError
-from ledger.notes import (
-    Checkpoint,
-    NoteVerifier,
-    open_checkpoint,
-    parse_checkpoint,
-    parse_note,
-    parse_vkey,
-)
 from ledger.records import format_time, parse_record
 from ledger.state import replay
 from ledger.statements import make_statement, sign_envelope

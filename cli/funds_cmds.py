@@ -23,6 +23,7 @@ from funds.bodies import document_body, expense_request_body, pay_body, private_
 from funds.export import write_package
 from funds.model import format_money, parse_money
 from funds.report import build_report, render_report
+from ledger.c2sp.checkpoint import read_checkpoint
 from ledger.errors import InputError, NetworkError
 from ledger.keys import KeyPair
 from ledger.statements import make_statement, sign_envelope
@@ -658,9 +659,10 @@ def export(
     Example: civic funds export --node http://127.0.0.1:8000 --out funds-2026
     """
     with client(node) as c:
-        checkpoint = c.checkpoint().decode()
+        note = c.checkpoint()
+        checkpoint = note.decode()
         origin = c.community()["origin"]
-        size = int(checkpoint.splitlines()[1])
+        size = read_checkpoint(note).size
 
         def rows() -> Any:
             after: int | None = None

@@ -16,8 +16,9 @@ from rich.table import Table
 from cli.ballot_cmds import LOG_KEY_OPTION, checkpoint_opener, fetch_bundle, log_verifier
 from cli.common import KEY_OPTION, NODE_OPTION, client, load_key
 from cli.output import EXIT_EVIDENCE, emit_json
+from ledger.c2sp.checkpoint import parse_checkpoint
+from ledger.c2sp.note import NoteVerifier, parse_note, parse_vkey
 from ledger.errors import CivicError, InputError
-from ledger.notes import NoteVerifier, parse_checkpoint, parse_note, parse_vkey
 from ledger.statements import make_statement, sign_envelope
 from node.client import NodeClient
 from voting.evidence import LogView, parse_bundle
@@ -235,18 +236,19 @@ def witness_quorum(nodes: list[str], verifier: NoteVerifier) -> dict[str, Any]:
     Step 5 proved those checkpoints consistent with the receipt's, so one checkpoint
     carrying the genesis quorum of witness cosignatures covers the vote.
     """
-    from ledger.policy import CheckpointReport, check_checkpoint, genesis_policy
+    from ledger.c2sp.trust import CheckpointTrust, check_trust
+    from ledger.witness_policy import genesis_policy
 
     with client(nodes[0]) as c:
         policy = genesis_policy(base64.b64decode(c.record(0)["entry"]), verifier)
-    reports: list[tuple[str, CheckpointReport | CivicError]] = []
+    reports: list[tuple[str, CheckpointTrust | CivicError]] = []
     for url in nodes:
         try:
             with client(url) as c:
-                reports.append((url, check_checkpoint(c.checkpoint(), policy)))
+                reports.append((url, check_trust(c.checkpoint(), policy)))
         except CivicError as exc:
             reports.append((url, exc))
-    good = [(u, r) for u, r in reports if not isinstance(r, CivicError) and r.quorum_met]
+    good = [(u, r) for u, r in reports if not isinstance(r, CivicError) and r.trusted]
     if good:
         u, r = good[0]
         return {"ok": True, "detail": f"{u}: {r.summary()}"}

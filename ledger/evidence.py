@@ -25,18 +25,21 @@ import base64
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from ledger import merkle
+from ledger.c2sp.checkpoint import Checkpoint, open_checkpoint, read_checkpoint
+from ledger.c2sp.note import NoteVerifier
 from ledger.canonical import canonical_json
-from ledger.errors import InputError, ProofError, VerificationError
-from ledger.notes import Checkpoint, NoteVerifier, open_checkpoint
+from ledger.errors import InputError, NotFoundError, ProofError, VerificationError
 
 __all__ = [
     "KINDS",
     "SHAREABLE_KINDS",
     "Evidence",
+    "SignedTree",
     "equivocation",
+    "equivocation_with",
     "evidence_from_json",
     "integrity_alert",
     "invalid_record",
@@ -149,6 +152,53 @@ def equivocation(
     else:
         a, b = note_a, note_b
     return Evidence("equivocation", origin, (a, b), None, None, tuple(proof), prefix_root, reason)
+
+
+class SignedTree(Protocol):
+    """The reads :func:`equivocation_with` makes on a node's own verified log."""
+
+    def signed_checkpoint(self) -> bytes:
+        """The newest checkpoint note with the log's signature only."""
+        ...
+
+    def signed_checkpoint_at(self, size: int) -> bytes:
+        """The log-signed checkpoint note of ``size``; NotFoundError if none is held."""
+        ...
+
+    def consistency_proof(self, first: int, second: int) -> list[bytes]:
+        """RFC 9162 §2.1.4 consistency proof between two sizes of the tree."""
+        ...
+
+    def root_at(self, size: int) -> bytes:
+        """The root hash of the tree's first ``size`` leaves."""
+        ...
+
+
+def equivocation_with(tree: SignedTree, origin: str, cp: Checkpoint, note: bytes) -> Evidence:
+    """Equivocation evidence for a log-signed checkpoint ``cp`` (its note ``note``, with the
+    log's signature only) whose root is not ``tree``'s root at ``cp.size``.
+
+    When ``tree`` holds its own signed checkpoint of that size the two notes are the
+    evidence; otherwise its newest checkpoint with a consistency proof from ``cp.size``,
+    which fixes the root of that prefix (RFC 9162 §2.1.4.2). Reads ``tree``, writes nothing.
+    """
+    try:
+        mine = tree.signed_checkpoint_at(cp.size)
+    except NotFoundError:
+        ours = tree.signed_checkpoint()
+        big = read_checkpoint(ours)
+        return equivocation(
+            origin,
+            note,
+            ours,
+            tree.consistency_proof(cp.size, big.size),
+            tree.root_at(cp.size),
+            reason=f"checkpoint of size {cp.size} is inconsistent with the checkpoint of "
+            f"size {big.size}",
+        )
+    return equivocation(
+        origin, mine, note, reason=f"two checkpoints of size {cp.size} with different roots"
+    )
 
 
 def invalid_record(

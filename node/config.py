@@ -15,9 +15,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ledger.c2sp.note import (
+    NoteSigner,
+    NoteVerifier,
+    generate_signer,
+    parse_private_key,
+    parse_vkey,
+)
 from ledger.errors import InputError
 from ledger.files import write_atomic
-from ledger.notes import NoteSigner, NoteVerifier, generate_signer, parse_private_key, parse_vkey
 from ledger.storage import sqlite_url
 
 __all__ = [

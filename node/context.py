@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 
+from ledger.c2sp.policy import Policy
 from ledger.errors import InputError, NotFoundError
-from ledger.notes import Policy
-from ledger.policy import policy_from_genesis
 from ledger.state import State
 from ledger.storage import Store
+from ledger.witness_policy import policy_from_genesis
 from node.config import ROLES, NodeConfig, load_config, load_log_key, log_verifier
 from node.cosigning import WitnessedLog
 

@@ -16,47 +16,46 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.errors import CivicError, InputError, SignatureError, TooLargeError
-from ledger.notes import (
-    MAX_NOTE_SIGNATURES,
-    Checkpoint,
+from ledger.c2sp.checkpoint import Checkpoint, open_checkpoint, parse_checkpoint, sign_checkpoint
+from ledger.c2sp.cosignature import (
     CosignatureSigner,
     CosignatureVerifier,
+    cosigner_from_seed,
+    generate_cosigner,
+    parse_cosigner_private_key,
+    parse_cosigner_vkey,
+)
+from ledger.c2sp.note import (
+    MAX_NOTE_SIGNATURES,
     Note,
     NoteSignature,
     NoteSigner,
     NoteVerifier,
+    add_signatures,
+    format_note,
+    generate_signer,
+    is_valid_key_name,
+    key_hash,
+    parse_note,
+    parse_private_key,
+    parse_signature_lines,
+    parse_vkey,
+    sign_note,
+    signer_from_seed,
+    verify_note,
+)
+from ledger.c2sp.policy import (
     Policy,
     PolicyGroup,
     PolicyLog,
     PolicyWitness,
-    TlogProof,
-    add_signatures,
-    cosigner_from_seed,
-    format_note,
     format_policy,
-    format_tlog_proof,
-    generate_cosigner,
-    generate_signer,
-    is_valid_key_name,
-    key_hash,
-    open_checkpoint,
-    parse_checkpoint,
-    parse_cosigner_private_key,
-    parse_cosigner_vkey,
-    parse_note,
     parse_policy,
-    parse_private_key,
-    parse_signature_lines,
-    parse_tlog_proof,
-    parse_vkey,
     policy_satisfied,
-    sign_checkpoint,
-    sign_note,
-    signer_from_seed,
-    trusted_checkpoint,
-    verify_note,
 )
+from ledger.c2sp.proof import TlogProof, format_tlog_proof, parse_tlog_proof
+from ledger.c2sp.trust import trusted_checkpoint
+from ledger.errors import CivicError, InputError, SignatureError, TooLargeError
 
 VECTORS = Path(__file__).parent / "vectors"
 TESSERA = VECTORS / "tessera-log"

@@ -46,16 +46,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from ledger import merkle
+from ledger.c2sp.checkpoint import Checkpoint, open_checkpoint
+from ledger.c2sp.note import NoteVerifier
+from ledger.c2sp.proof import TlogProof, format_tlog_proof, parse_tlog_proof
 from ledger.canonical import canonical_json
 from ledger.errors import CivicError, InputError, ProofError, VerificationError
-from ledger.notes import (
-    Checkpoint,
-    NoteVerifier,
-    TlogProof,
-    format_tlog_proof,
-    open_checkpoint,
-    parse_tlog_proof,
-)
 from ledger.records import Record, parse_record
 from ledger.statements import Envelope, parse_envelope
 from voting.evidence import BallotBundle, BallotHistory, LogView, scan_ballot, verify_range
