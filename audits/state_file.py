@@ -25,8 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ledger import merkle
-from ledger.c2sp.checkpoint import parse_checkpoint
-from ledger.c2sp.note import parse_note
+from ledger.c2sp.checkpoint import read_checkpoint
 from ledger.errors import InputError
 from ledger.files import write_atomic
 from ledger.state import State
@@ -97,7 +96,7 @@ def load_state_file(path: Path) -> AuditState | None:
         root = bytes.fromhex(doc["root"])
         frontier = [bytes.fromhex(h) for h in doc["frontier"]]
         note = str(doc["checkpoint"]).encode("utf-8")
-        cp = parse_checkpoint(parse_note(note).text)
+        cp = read_checkpoint(note)
         out = AuditState(
             origin=str(doc["origin"]),
             log_vkey=str(doc["log_vkey"]),

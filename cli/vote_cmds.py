@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from cli.ballot_cmds import LOG_KEY_OPTION, checkpoint_opener, fetch_bundle, log_verifier
+from cli.ballot_cmds import LOG_KEY_OPTION, checkpoint_opener, fetch_bundle, resolve_log_key
 from cli.common import KEY_OPTION, NODE_OPTION, client, load_key
 from cli.output import EXIT_EVIDENCE, emit_json
 from ledger.c2sp.checkpoint import parse_checkpoint
@@ -184,7 +184,7 @@ def verify(
 
             node = settings.default_nodes()
         with client(node[0]) as c:
-            verifier, source = log_verifier(c, log_key)
+            verifier, source = resolve_log_key(c, log_key)
         if ballot:
             views, b, bundle_source = _online_inputs(node, ballot, receipt_size)
         else:

@@ -234,15 +234,15 @@ def _open_all(ev: Evidence, verifier: NoteVerifier, count: int) -> list[Checkpoi
     return out
 
 
-def verify_evidence(ev: Evidence, log_verifier: NoteVerifier) -> str:
-    """Check that ``ev`` proves misbehaviour of the log with key ``log_verifier``.
+def verify_evidence(ev: Evidence, log_key: NoteVerifier) -> str:
+    """Check that ``ev`` proves misbehaviour of the log with key ``log_key``.
 
     Returns a one-line description; raises VerificationError (or InputError for a malformed
     or unshareable piece) when it proves nothing.
     """
     if ev.kind == "equivocation":
         # 1. Both notes are validly signed by the log key, for its origin.
-        a, b = _open_all(ev, log_verifier, 2)
+        a, b = _open_all(ev, log_key, 2)
         # 2. Same size, different roots: both cannot be the log's tree of that size.
         if a.size == b.size:
             if a.root_hash == b.root_hash:
@@ -262,7 +262,7 @@ def verify_evidence(ev: Evidence, log_verifier: NoteVerifier) -> str:
         return f"checkpoint of size {small.size} is inconsistent with checkpoint of size {big.size}"
     if ev.kind == "invalid-record":
         # 1. The checkpoint is the log's; 2. the record bytes are in it at ``index``.
-        (cp,) = _open_all(ev, log_verifier, 1)
+        (cp,) = _open_all(ev, log_key, 1)
         if ev.index is None or ev.record is None:
             raise InputError("invalid-record evidence needs the index and the record bytes")
         merkle.verify_inclusion(

@@ -29,10 +29,10 @@ from ledger.storage import sqlite_url
 __all__ = [
     "ROLES",
     "NodeConfig",
+    "configured_log_key",
     "init_data_dir",
     "load_config",
     "load_log_key",
-    "log_verifier",
     "save_config",
 ]
 
@@ -95,7 +95,7 @@ def load_log_key(data_dir: Path) -> NoteSigner:
     return parse_private_key(path.read_text("utf-8").strip())
 
 
-def log_verifier(cfg: NodeConfig) -> NoteVerifier:
+def configured_log_key(cfg: NodeConfig) -> NoteVerifier:
     """The log's public key from the config; InputError saying how to set it if missing."""
     if not cfg.log_vkey:
         raise InputError(

@@ -21,7 +21,7 @@ from ledger.errors import InputError, NotFoundError
 from ledger.state import State
 from ledger.storage import Store
 from ledger.witness_policy import policy_from_genesis
-from node.config import ROLES, NodeConfig, load_config, load_log_key, log_verifier
+from node.config import ROLES, NodeConfig, configured_log_key, load_config, load_log_key
 from node.cosigning import WitnessedLog
 
 if TYPE_CHECKING:
@@ -186,7 +186,7 @@ def open_context(data_dir: Path, serve: bool = False) -> NodeContext:
         else:
             from node.replica import ReplicaLog
 
-            log = ReplicaLog(store, log_verifier(cfg))
+            log = ReplicaLog(store, configured_log_key(cfg))
         ctx = NodeContext(data_dir, cfg, store, log)
         if serve:
             _open_services(ctx)
