@@ -77,8 +77,9 @@ from audits.witnesses import (
     node_evidence,
 )
 from ledger import merkle
+from ledger.c2sp.checkpoint import Checkpoint
+from ledger.c2sp.note import NoteVerifier, parse_vkey
 from ledger.errors import InputError, NetworkError, VerificationError
-from ledger.notes import Checkpoint, NoteVerifier, parse_vkey
 from ledger.records import format_time
 from ledger.state import State
 from ledger.tiles import decode_bundle

@@ -41,8 +41,9 @@ import ledger
 from audits.fetch import Fetcher
 from audits.verify import node_from_tiles, tile_refs
 from ledger import merkle
+from ledger.c2sp.checkpoint import parse_checkpoint
+from ledger.c2sp.note import parse_note
 from ledger.errors import InputError, NotFoundError
-from ledger.notes import parse_checkpoint, parse_note
 from ledger.records import parse_record
 from ledger.tiles import (
     TILE_WIDTH,

@@ -19,10 +19,11 @@ from audits.fetch import Fetcher
 from audits.findings import Finding, finding
 from audits.found import Collector, Found
 from audits.progress import Progress
-from audits.verify import check_checkpoint
+from audits.verify import check_log_signature
+from ledger.c2sp.checkpoint import Checkpoint
+from ledger.c2sp.note import NoteVerifier
 from ledger.canonical import parse_json
 from ledger.errors import NetworkError, NotFoundError
-from ledger.notes import Checkpoint, NoteVerifier
 
 __all__ = [
     "CheckpointContext",
@@ -143,7 +144,7 @@ def verify_checkpoints(ctx: CheckpointContext) -> Checkpoints:
     marks: list[NodeCheckpoint] = []
     seen: list[Seen] = []
     for s in ctx.seen:
-        got = check_checkpoint(s.note, ctx.verifier, s.name)
+        got = check_log_signature(s.note, ctx.verifier, s.name)
         if isinstance(got, Finding):
             col.add(got)
             marks.append(NodeCheckpoint(s.name, "bad"))

@@ -20,8 +20,8 @@ from audits.findings import finding
 from audits.found import Collector, Found
 from audits.state_file import AuditState, save_state_file
 from ledger import merkle
+from ledger.c2sp.checkpoint import Checkpoint
 from ledger.errors import InputError, NetworkError, NotFoundError, ProofError
-from ledger.notes import Checkpoint
 from ledger.state import State
 
 __all__ = ["RememberContext", "Remembered", "RememberedContext", "check_remembered", "remember"]

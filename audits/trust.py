@@ -16,8 +16,9 @@ from audits.findings import finding
 from audits.found import Collector, Found
 from audits.state_file import AuditState
 from ledger import merkle
+from ledger.c2sp.checkpoint import parse_checkpoint
+from ledger.c2sp.note import NoteVerifier, parse_note, parse_vkey
 from ledger.errors import CivicError, InputError, NetworkError, NotFoundError
-from ledger.notes import NoteVerifier, parse_checkpoint, parse_note, parse_vkey
 from ledger.records import parse_record
 from ledger.tiles import TILE_WIDTH, decode_bundle, tile_path
 

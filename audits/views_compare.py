@@ -18,8 +18,8 @@ from audits.findings import Finding, finding
 from audits.found import Collector, Found
 from audits.progress import Progress
 from audits.views import ViewCheck, json_diff, view_checks
+from ledger.c2sp.checkpoint import Checkpoint
 from ledger.errors import NetworkError, NotFoundError
-from ledger.notes import Checkpoint
 from ledger.state import State
 
 __all__ = ["ViewsCompared", "ViewsContext", "compare_views"]

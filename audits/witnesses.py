@@ -21,9 +21,9 @@ from audits.findings import Finding, finding
 from audits.found import Collector, Found
 from audits.verify import check_cosignatures, witness_policy
 from ledger import merkle
+from ledger.c2sp.note import NoteVerifier
 from ledger.errors import CivicError, InputError, NetworkError, NotFoundError, ProofError
 from ledger.evidence import SHAREABLE_KINDS, evidence_from_json, verify_evidence
-from ledger.notes import NoteVerifier
 
 __all__ = [
     "Consistency",

@@ -23,8 +23,8 @@ from pymerkle import SqliteTree
 
 from bench.common import median, percentile, row
 from ledger import merkle
+from ledger.c2sp.note import generate_signer
 from ledger.log import Log
-from ledger.notes import generate_signer
 from ledger.storage import Store, sqlite_url
 
 ORIGIN = "bench.example/log"

@@ -17,20 +17,14 @@ from client.http import NodeClient
 from client.receipts import fetch_ballot_bundle
 from client.submit import submit_statement
 from ledger import merkle
+from ledger.c2sp.checkpoint import Checkpoint, open_checkpoint, parse_checkpoint
+from ledger.c2sp.note import NoteVerifier, parse_note, parse_vkey
 from ledger.errors import InputError, IntegrityError
-from ledger.notes import (
-    Checkpoint,
-    NoteVerifier,
-    open_checkpoint,
-    parse_checkpoint,
-    parse_note,
-    parse_vkey,
-)
 from ledger.records import format_time, parse_record
 from ledger.state import State, replay
 from ledger.tiles import TILE_WIDTH, decode_bundle, tile_path
-from voting.evidence import format_bundle, tally_bundle
 from rules import community_rules
+from voting.evidence import format_bundle, tally_bundle
 from voting.receipts import read_receipt
 from voting.rules import compute_result
 from voting.spec import DEFAULT_PASSING, KINDS
@@ -39,7 +33,7 @@ __all__ = [
     "LOG_KEY_OPTION",
     "app",
     "checkpoint_opener",
-    "log_verifier",
+    "resolve_log_key",
 ]
 
 app = typer.Typer(help="Open, close and cancel ballots (committee keys sign); list, show, tally.")
@@ -54,7 +48,7 @@ _DURATION = re.compile(r"^(\d+)([smhd])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
-def log_verifier(c: NodeClient, log_key: str | None) -> tuple[NoteVerifier, str]:
+def resolve_log_key(c: NodeClient, log_key: str | None) -> tuple[NoteVerifier, str]:
     """The log's verifier and where it came from (given, or the node's answer)."""
     if log_key:
         return parse_vkey(log_key), "given with --log-key"
@@ -180,7 +174,7 @@ def close(
     Example: civic ballot close --ballot 12 --key alice.key
     """
     with client(node) as c:
-        verifier, _ = log_verifier(c, log_key)
+        verifier, _ = resolve_log_key(c, log_key)
         t = tally_bundle(fetch_ballot_bundle(c, ballot), checkpoint_opener(verifier))
         doc = c.get_json(f"/v1/ballots/{ballot}")
     if t.history.status != "open":
@@ -335,7 +329,7 @@ def tally(
     Example: civic ballot tally --ballot 12 --node http://127.0.0.1:8000
     """
     with client(node) as c:
-        verifier, key_source = log_verifier(c, log_key)
+        verifier, key_source = resolve_log_key(c, log_key)
         published = c.get_json(f"/v1/ballots/{ballot}/result")
         problems: list[str] = []
         if full:
@@ -399,7 +393,7 @@ def bundle(
         proof, _, _ = read_receipt(r.read_bytes())
         sizes.append(parse_checkpoint(parse_note(proof.checkpoint).text).size)
     with client(node) as c:
-        verifier, _ = log_verifier(c, log_key)
+        verifier, _ = resolve_log_key(c, log_key)
         b = fetch_ballot_bundle(c, ballot, sizes)
     tally_bundle(b, checkpoint_opener(verifier))  # refuse to save what does not verify
     out.write_bytes(format_bundle(b))

@@ -24,6 +24,7 @@ from funds.bodies import expense_request_body, pay_body, private_payee
 from funds.export import write_package
 from funds.model import format_money, parse_money
 from funds.report import build_report
+from ledger.c2sp.checkpoint import read_checkpoint
 from ledger.errors import InputError
 
 __all__ = ["app"]
@@ -615,9 +616,10 @@ def export(
     Example: civic funds export --node http://127.0.0.1:8000 --out funds-2026
     """
     with client(node) as c:
-        checkpoint = c.checkpoint().decode()
+        note = c.checkpoint()
+        checkpoint = note.decode()
         origin = c.community()["origin"]
-        size = int(checkpoint.splitlines()[1])
+        size = read_checkpoint(note).size
 
         def rows() -> Any:
             after: int | None = None

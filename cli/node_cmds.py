@@ -60,7 +60,7 @@ def start(
         raise InputError(f"{data} holds a {cfg.role}, not a {role}")
     changed = False
     if log_vkey is not None and log_vkey != cfg.log_vkey:
-        from ledger.notes import parse_vkey
+        from ledger.c2sp.note import parse_vkey
 
         if cfg.role == "sequencer":
             raise InputError("a sequencer's log key comes from its log.key file")

@@ -12,13 +12,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from cli.ballot_cmds import LOG_KEY_OPTION, checkpoint_opener, log_verifier
+from cli.ballot_cmds import LOG_KEY_OPTION, checkpoint_opener, resolve_log_key
 from cli.common import KEY_OPTION, NODE_OPTION, client, load_key
 from cli.output import EXIT_EVIDENCE, emit_json
 from client.receipts import gather_receipt_inputs
 from client.submit import submit_statement
+from ledger.c2sp.checkpoint import parse_checkpoint
+from ledger.c2sp.note import parse_note, parse_vkey
 from ledger.errors import CivicError, InputError
-from ledger.notes import parse_checkpoint, parse_note, parse_vkey
 from voting.evidence import LogView, parse_bundle
 from voting.receipts import ReceiptReport, build_receipt, read_receipt, verify_receipt
 
@@ -155,7 +156,7 @@ def verify(
 
             node = settings.default_nodes()
         with client(node[0]) as c:
-            verifier, source = log_verifier(c, log_key)
+            verifier, source = resolve_log_key(c, log_key)
         got = gather_receipt_inputs(node, ballot or None, receipt_size)
         views, b, bundle_source = list(got.views), got.bundle, got.bundle_source
         genesis, witnessed = got.genesis, got.witnessed

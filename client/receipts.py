@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from client.http import NodeClient
-from ledger.notes import parse_checkpoint, parse_note
+from ledger.c2sp.checkpoint import parse_checkpoint
+from ledger.c2sp.note import parse_note
 from voting.evidence import BallotBundle, LogView, parse_bundle
 
 __all__ = ["ReceiptInputs", "fetch_ballot_bundle", "gather_receipt_inputs"]

@@ -18,10 +18,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from ledger.c2sp.cosignature import parse_cosigner_vkey
+from ledger.c2sp.note import NoteSigner, parse_vkey
 from ledger.canonical import canonical_json
 from ledger.errors import ConflictError, ForbiddenError, InputError, RuleViolation
 from ledger.keys import KeyPair, is_key_id, key_id
-from ledger.notes import NoteSigner, parse_cosigner_vkey, parse_vkey
 from ledger.records import parse_time
 from ledger.ruleset import CommittedField, PolicyValidator, Rules
 from ledger.state import Context, State

@@ -19,8 +19,9 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from ledger import merkle
+from ledger.c2sp.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
+from ledger.c2sp.note import NoteSigner
 from ledger.errors import InputError, IntegrityError, NotFoundError, StorageError
-from ledger.notes import Checkpoint, NoteSigner, open_checkpoint, sign_checkpoint
 from ledger.records import GENESIS_PREV, build_record, format_time, parse_record
 from ledger.storage import Store
 from ledger.tiles import MAX_ENTRY_SIZE, TILE_HEIGHT, TILE_WIDTH, encode_bundle, tile_width

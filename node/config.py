@@ -15,19 +15,25 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ledger.c2sp.note import (
+    NoteSigner,
+    NoteVerifier,
+    generate_signer,
+    parse_private_key,
+    parse_vkey,
+)
 from ledger.errors import InputError
 from ledger.files import write_atomic
-from ledger.notes import NoteSigner, NoteVerifier, generate_signer, parse_private_key, parse_vkey
 from ledger.storage import sqlite_url
 from node.limits import ConnectionLimits
 
 __all__ = [
     "ROLES",
     "NodeConfig",
+    "configured_log_key",
     "init_data_dir",
     "load_config",
     "load_log_key",
-    "log_verifier",
     "save_config",
 ]
 
@@ -113,7 +119,7 @@ def load_log_key(data_dir: Path) -> NoteSigner:
     return parse_private_key(path.read_text("utf-8").strip())
 
 
-def log_verifier(cfg: NodeConfig) -> NoteVerifier:
+def configured_log_key(cfg: NodeConfig) -> NoteVerifier:
     """The log's public key from the config; InputError saying how to set it if missing."""
     if not cfg.log_vkey:
         raise InputError(

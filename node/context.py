@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 
+from ledger.c2sp.policy import Policy
 from ledger.errors import InputError, NotFoundError
-from ledger.notes import Policy
-from ledger.policy import policy_from_genesis
 from ledger.ruleset import RuleSet
 from ledger.state import State
 from ledger.storage import Store
-from node.config import ROLES, NodeConfig, load_config, load_log_key, log_verifier
+from ledger.witness_policy import policy_from_genesis
+from node.config import ROLES, NodeConfig, configured_log_key, load_config, load_log_key
 from node.cosigning import WitnessedLog
 from rules import community_rules
 
@@ -190,7 +190,7 @@ def open_context(data_dir: Path, serve: bool = False) -> NodeContext:
         else:
             from node.replica import ReplicaLog
 
-            log = ReplicaLog(store, log_verifier(cfg))
+            log = ReplicaLog(store, configured_log_key(cfg))
         ctx = NodeContext(data_dir, cfg, store, log, community_rules())
         if serve:
             _open_services(ctx)

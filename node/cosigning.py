@@ -25,22 +25,15 @@ from sqlalchemy import BigInteger, Column, MetaData, String, Table, Text, func, 
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from ledger.c2sp.checkpoint import parse_checkpoint, read_checkpoint
+from ledger.c2sp.cosignature import CosignatureVerifier, parse_cosigner_vkey
+from ledger.c2sp.note import NoteSignature, add_signatures, parse_note, parse_signature_lines
+from ledger.c2sp.policy import Policy, policy_satisfied
+from ledger.c2sp.witness import SIZE_MEDIA_TYPE, format_add_checkpoint
 from ledger.errors import CivicError, InputError
 from ledger.log import Log
-from ledger.notes import (
-    CosignatureVerifier,
-    NoteSignature,
-    Policy,
-    add_signatures,
-    parse_checkpoint,
-    parse_cosigner_vkey,
-    parse_note,
-    parse_signature_lines,
-    policy_satisfied,
-)
-from ledger.policy import witness_submission_prefix
 from ledger.storage import NAMING, Store
-from node.witness import SIZE_MEDIA_TYPE, format_add_checkpoint
+from ledger.witness_policy import witness_submission_prefix
 
 __all__ = [
     "CheckpointCollector",
@@ -170,7 +163,7 @@ def _parse_line(line: str) -> NoteSignature:
 
 
 def _note_size(note: bytes) -> int:
-    return parse_checkpoint(parse_note(note).text).size
+    return read_checkpoint(note).size
 
 
 class WitnessedLog(Log):

@@ -24,6 +24,9 @@ import httpx
 from sqlalchemy import Connection
 
 from ledger import merkle
+from ledger.c2sp.checkpoint import Checkpoint, log_signed_only
+from ledger.c2sp.note import NoteSigner, NoteVerifier, parse_note
+from ledger.c2sp.trust import check_trust
 from ledger.errors import (
     CivicError,
     ConflictError,
@@ -35,24 +38,17 @@ from ledger.errors import (
     ProofError,
     VerificationError,
 )
-from ledger.evidence import equivocation, integrity_alert, invalid_record
+from ledger.evidence import equivocation_with, integrity_alert, invalid_record
 from ledger.log import AppendResult, Log, Writer
-from ledger.notes import (
-    Checkpoint,
-    NoteSigner,
-    NoteVerifier,
-    parse_note,
-)
-from ledger.policy import policy_from_genesis, quorum_cosigners
 from ledger.records import parse_record
 from ledger.ruleset import RuleSet
 from ledger.state import State, apply_record
 from ledger.storage import Store, checkpoints
 from ledger.tiles import TILE_WIDTH, decode_bundle, tile_path
 from ledger.views import load_state, views_metadata, write_state
+from ledger.witness_policy import policy_from_genesis
 from node.cosigning import CosignatureBook, WitnessedLog
 from node.evidence import EvidenceStore
-from node.witness import log_signed_only
 
 __all__ = ["HttpSource", "Replica", "ReplicaLog", "Source", "check_own_bundle"]
 
@@ -387,27 +383,7 @@ class Replica:
 
     def _equivocation(self, cp: Checkpoint, log_note: bytes) -> None:
         """Record that a signed checkpoint contradicts our verified tree, and raise."""
-        size = self.log.size
-        try:
-            mine = self.log.signed_checkpoint_at(cp.size)
-            ev = equivocation(
-                self.origin,
-                mine,
-                log_note,
-                reason=f"two checkpoints of size {cp.size} with different roots",
-            )
-        except NotFoundError:
-            ours = self.log.signed_checkpoint()
-            big = parse_note(ours).text
-            ev = equivocation(
-                self.origin,
-                log_note,
-                ours,
-                self.log.consistency_proof(cp.size, size),
-                self.log.root_at(cp.size),
-                reason=f"checkpoint of size {cp.size} is inconsistent with the verified "
-                f"checkpoint of size {big.split(chr(10))[1]}",
-            )
+        ev = equivocation_with(self.log, self.origin, cp, log_note)
         self.evidence.add(ev, self.name)
         raise VerificationError(f"equivocation: {ev.reason}")
 
@@ -424,18 +400,14 @@ class Replica:
             policy = policy_from_genesis(self.state)
         except InputError:
             return 0
-        parsed = parse_note(note)
-        names = quorum_cosigners(parsed.text, parsed.signatures, policy)
-        if not names:
+        # The one trusted-checkpoint check; only its valid cosignatures are kept (the log
+        # signature was checked above, the quorum is the book's business).
+        found = check_trust(note, policy).cosignatures
+        valid = [c.signature for c in found if c.signature is not None]
+        if not valid:
             return 0
         self.log.remember_checkpoint(cp.size, log_note)
-        keys = {w.name: (w.verifier.name, w.verifier.key_hash) for w in policy.witnesses}
-        wanted = {keys[n] for n in names}
-        n = 0
-        for sig in parsed.signatures:
-            if (sig.name, sig.key_hash) in wanted and book.add(cp.size, sig):
-                n += 1
-        return n
+        return sum(1 for sig in valid if book.add(cp.size, sig))
 
     # --- checking the source ----------------------------------------------------------
 

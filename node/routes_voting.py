@@ -13,8 +13,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 
 from ledger import merkle
+from ledger.c2sp.checkpoint import open_checkpoint
 from ledger.errors import InputError, NotFoundError
-from ledger.notes import open_checkpoint
 from node.context import NodeContext, get_ctx
 from voting.bundle import build_ballot_bundle
 from voting.evidence import bundle_json

@@ -13,11 +13,10 @@ inserting happen under one lock, which rules out the rollback race the spec desc
 
 from __future__ import annotations
 
-import base64
 import json
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +25,10 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import BigInteger, Column, LargeBinary, MetaData, String, Table, select
 
 from ledger import merkle
+from ledger.c2sp.checkpoint import Checkpoint, log_signed_only
+from ledger.c2sp.cosignature import CosignatureSigner, generate_cosigner, parse_cosigner_private_key
+from ledger.c2sp.note import NoteVerifier, parse_note
+from ledger.c2sp.witness import SIZE_MEDIA_TYPE, parse_add_checkpoint
 from ledger.errors import (
     CivicError,
     InputError,
@@ -38,18 +41,6 @@ from ledger.errors import (
 )
 from ledger.evidence import equivocation
 from ledger.files import write_atomic
-from ledger.notes import (
-    Checkpoint,
-    CosignatureSigner,
-    LineReader,
-    Note,
-    NoteVerifier,
-    format_note,
-    generate_cosigner,
-    open_checkpoint,
-    parse_cosigner_private_key,
-    parse_note,
-)
 from ledger.records import format_time
 from ledger.storage import NAMING, Store
 from node.config import WITNESS_KEY_FILE, NodeConfig, save_config
@@ -59,77 +50,11 @@ if TYPE_CHECKING:
     from node.replica import Replica
 
 __all__ = [
-    "MAX_PROOF_LINES",
-    "SIZE_MEDIA_TYPE",
-    "AddCheckpointRequest",
     "Witness",
     "WitnessResponse",
-    "format_add_checkpoint",
     "init_witness",
     "load_witness_key",
-    "log_signed_only",
-    "parse_add_checkpoint",
 ]
-
-# C2SP tlog-witness: the client MUST NOT send more than 63 consistency proof lines.
-MAX_PROOF_LINES = 63
-# C2SP tlog-witness: the body of a 409 for a stale old size.
-SIZE_MEDIA_TYPE = "text/x.tlog.size"
-_DIGITS = frozenset("0123456789")
-
-
-# --- the request body (pure) ------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class AddCheckpointRequest:
-    """An ``add-checkpoint`` body: old size, consistency proof, checkpoint note verbatim."""
-
-    old: int
-    proof: tuple[bytes, ...]
-    note: bytes
-
-
-def parse_add_checkpoint(body: bytes) -> AddCheckpointRequest:
-    """Parse an add-checkpoint request body; InputError (HTTP 400) if malformed."""
-    r = LineReader(body, "add-checkpoint body")
-    # C2SP tlog-witness: "old <decimal>", no leading zeroes unless the size is 0.
-    first = r.line()
-    size_text = first[len("old ") :] if first.startswith("old ") else ""
-    if (
-        not size_text
-        or len(size_text) > 20
-        or any(c not in _DIGITS for c in size_text)
-        or (len(size_text) > 1 and size_text[0] == "0")
-    ):
-        raise InputError(f"the first line must be 'old <size>', got {first[:40]!r}")
-    old = int(size_text)
-    # C2SP tlog-witness: zero or more base64 consistency proof lines, an empty line, then
-    # the checkpoint (a signed note).
-    proof = r.hashes(MAX_PROOF_LINES)
-    return AddCheckpointRequest(old, tuple(proof), r.rest())
-
-
-def format_add_checkpoint(old: int, proof: Sequence[bytes], note: bytes) -> bytes:
-    """An add-checkpoint request body (inverse of :func:`parse_add_checkpoint`)."""
-    if len(proof) > MAX_PROOF_LINES:
-        raise InputError(f"a consistency proof of {len(proof)} hashes is too long")
-    lines = [f"old {old}", *(base64.b64encode(h).decode("ascii") for h in proof)]
-    return ("\n".join(lines) + "\n\n").encode("ascii") + note
-
-
-def log_signed_only(note_bytes: bytes, verifier: NoteVerifier) -> tuple[Checkpoint, bytes]:
-    """Verify the log's signature on a checkpoint note; return it with only that signature.
-
-    The note kept as evidence or in a replica is the log's own statement, whatever other
-    cosignatures travelled with it. SignatureError / InputError as :func:`open_checkpoint`.
-    """
-    cp, note = open_checkpoint(note_bytes, verifier)
-    mine = tuple(
-        s for s in note.signatures if (s.name, s.key_hash) == (verifier.name, verifier.key_hash)
-    )
-    return cp, format_note(Note(note.text, mine[:1]))
-
 
 # --- the witness ------------------------------------------------------------------------
 
@@ -357,7 +282,7 @@ def init_witness(
     signer = signer or generate_cosigner(name)
     origin = ""
     if log_vkey is not None:
-        from ledger.notes import parse_vkey
+        from ledger.c2sp.note import parse_vkey
 
         origin = parse_vkey(log_vkey).name
     data_dir.mkdir(parents=True, exist_ok=True)

@@ -11,9 +11,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ledger import merkle
+from ledger.c2sp.note import signer_from_seed
 from ledger.community import commitment, genesis_envelope
 from ledger.keys import KeyPair, keypair_from_seed
-from ledger.notes import signer_from_seed
 from ledger.records import build_record, format_time
 from ledger.state import Context, State, apply_envelope
 from ledger.statements import make_statement, parse_envelope, sign_envelope

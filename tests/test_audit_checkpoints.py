@@ -21,7 +21,8 @@ from audits.fetch import MemoryFetcher
 from audits.progress import NullProgress
 from audits.witnesses import ConsistencyContext, check_consistency
 from ledger import merkle
-from ledger.notes import Checkpoint, NoteSigner, sign_checkpoint, signer_from_seed
+from ledger.c2sp.checkpoint import Checkpoint, sign_checkpoint
+from ledger.c2sp.note import NoteSigner, signer_from_seed
 from node.config import load_log_key
 from tests.test_audit_support import make_community
 

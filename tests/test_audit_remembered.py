@@ -12,7 +12,7 @@ from audits.remembered import RememberedContext, check_remembered
 from audits.state_file import AuditState
 from audits.verify import fresh_state
 from ledger import merkle
-from ledger.notes import Checkpoint
+from ledger.c2sp.checkpoint import Checkpoint
 
 LEAVES = [merkle.leaf_hash(b"record %d" % i) for i in range(8)]
 OTHER = [merkle.leaf_hash(b"other %d" % i) for i in range(8)]

@@ -17,10 +17,10 @@ from typing import Any
 import httpx
 
 from audits.verify import tile_refs
+from ledger.c2sp.note import NoteSigner
 from ledger.community import commitment
 from ledger.errors import CivicError
 from ledger.keys import KeyPair
-from ledger.notes import NoteSigner
 from ledger.statements import make_statement, sign_envelope
 from node.bootstrap import init_community
 from node.context import open_context

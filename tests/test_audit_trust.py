@@ -13,8 +13,8 @@ from audits.state_file import AuditState
 from audits.trust import TrustContext, establish_trust_root
 from audits.verify import fresh_state
 from ledger import merkle
+from ledger.c2sp.note import parse_vkey, signer_from_seed
 from ledger.errors import InputError
-from ledger.notes import parse_vkey, signer_from_seed
 from ledger.tiles import decode_bundle, encode_bundle
 from tests.test_audit_support import log_objects, make_community
 

@@ -211,7 +211,7 @@ def test_policy_and_witness_changes(com: Community) -> None:
     assert pol["committee_quorum"] == 3 and pol["version"] == 2
     with pytest.raises(ForbiddenError, match="needs signatures of 3"):
         com.do("witnesses.set", {"witnesses": [], "quorum": 0}, a, also=[b])
-    from ledger.notes import cosigner_from_seed
+    from ledger.c2sp.cosignature import cosigner_from_seed
 
     w = cosigner_from_seed("witness.example/w1", b"w" * 32).verifier().vkey()
     ws = [{"name": "witness.example/w1", "vkey": w, "url": "http://127.0.0.1:1"}]

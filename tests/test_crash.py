@@ -11,8 +11,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from ledger.c2sp.note import generate_signer
 from ledger.log import Log
-from ledger.notes import generate_signer
 from ledger.storage import Store
 
 ROOT = Path(__file__).parent.parent

@@ -10,9 +10,10 @@ import pytest
 from sqlalchemy import text
 
 from ledger import merkle
+from ledger.c2sp.checkpoint import open_checkpoint
+from ledger.c2sp.note import generate_signer, parse_private_key
 from ledger.errors import CivicError, InputError, IntegrityError, NotFoundError
 from ledger.log import Log
-from ledger.notes import generate_signer, open_checkpoint, parse_private_key
 from ledger.records import parse_record
 from ledger.storage import Store
 from ledger.tiles import decode_bundle

@@ -13,9 +13,10 @@ from fastapi.testclient import TestClient
 
 from client.signing import authorization_header
 from ledger import merkle
+from ledger.c2sp.checkpoint import open_checkpoint
+from ledger.c2sp.note import parse_vkey
 from ledger.community import commitment
 from ledger.keys import KeyPair
-from ledger.notes import open_checkpoint, parse_vkey
 from ledger.records import parse_record
 from ledger.state import State, replay
 from ledger.statements import make_statement, sign_envelope

@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from client.http import NodeClient
+from ledger.c2sp.proof import format_tlog_proof, parse_tlog_proof
 from ledger.keys import save_key_file
-from ledger.notes import format_tlog_proof, parse_tlog_proof
 from ledger.statements import make_statement, sign_envelope
 from node.bootstrap import init_community
 from node.launcher import NodeProcess, start_node

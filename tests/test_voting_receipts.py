@@ -15,19 +15,12 @@ from typing import Any
 import pytest
 
 from ledger import merkle
+from ledger.c2sp.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
+from ledger.c2sp.cosignature import cosigner_from_seed
+from ledger.c2sp.note import add_signatures, signer_from_seed
+from ledger.c2sp.proof import TlogProof, format_tlog_proof, parse_tlog_proof
 from ledger.canonical import canonical_json
 from ledger.errors import InputError, NotFoundError, SignatureError, VerificationError
-from ledger.notes import (
-    Checkpoint,
-    TlogProof,
-    add_signatures,
-    cosigner_from_seed,
-    format_tlog_proof,
-    open_checkpoint,
-    parse_tlog_proof,
-    sign_checkpoint,
-    signer_from_seed,
-)
 from ledger.records import build_record, format_time, parse_record
 from ledger.statements import parse_envelope
 from tests.factory import ORIGIN, Community

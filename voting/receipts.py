@@ -51,19 +51,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from ledger import merkle
+from ledger.c2sp.checkpoint import Checkpoint, open_checkpoint
+from ledger.c2sp.note import NoteVerifier
+from ledger.c2sp.proof import TlogProof, format_tlog_proof, parse_tlog_proof
+from ledger.c2sp.trust import CheckpointTrust, check_trust
 from ledger.canonical import canonical_json
 from ledger.errors import CivicError, InputError, ProofError, VerificationError
-from ledger.notes import (
-    Checkpoint,
-    NoteVerifier,
-    TlogProof,
-    format_tlog_proof,
-    open_checkpoint,
-    parse_tlog_proof,
-)
-from ledger.policy import CheckpointReport, check_checkpoint, genesis_policy
 from ledger.records import Record, parse_record
 from ledger.statements import Envelope, parse_envelope
+from ledger.witness_policy import genesis_policy
 from voting.evidence import BallotBundle, BallotHistory, LogView, scan_ballot, verify_range
 from voting.tally import describe_difference, electorate_hash
 
@@ -452,13 +448,13 @@ def _quorum_step(
     except CivicError as exc:
         run.add(_QUORUM_STEP, FAIL, f"genesis states no usable witness policy: {exc.message}")
         return
-    reports: list[tuple[str, CheckpointReport | CivicError]] = []
+    reports: list[tuple[str, CheckpointTrust | CivicError]] = []
     for v in witnessed:
         try:
-            reports.append((v.source, check_checkpoint(v.checkpoint, policy)))
+            reports.append((v.source, check_trust(v.checkpoint, policy)))
         except CivicError as exc:
             reports.append((v.source, exc))
-    good = [(u, r) for u, r in reports if not isinstance(r, CivicError) and r.quorum_met]
+    good = [(u, r) for u, r in reports if not isinstance(r, CivicError) and r.trusted]
     if good:
         u, r = good[0]
         run.add(_QUORUM_STEP, PASS, f"{u}: {r.summary()}")

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import sys
 
+from ledger.c2sp.note import parse_private_key
 from ledger.log import Log
-from ledger.notes import parse_private_key
 from ledger.storage import Store
 
 

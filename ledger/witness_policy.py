@@ -1,4 +1,4 @@
-"""The community's checkpoint trust policy, as C2SP tlog-policy, and the client-side check.
+"""The community's witness policy, derived from genesis, stated as a C2SP tlog-policy.
 
 DESIGN.md, Trust model: a checkpoint is trusted when it carries the log signature and at
 least the genesis quorum of valid witness cosignatures. Genesis (and later
@@ -12,42 +12,25 @@ nobody here wrote can read it::
     group quorum <k> <name> ...
     quorum quorum
 
-Pure: values in, values out; no I/O.
+Checking a checkpoint against it is :func:`ledger.c2sp.trust.check_trust`. Pure: values
+in, values out; no I/O.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
+from ledger.c2sp.cosignature import parse_cosigner_vkey
+from ledger.c2sp.note import NoteVerifier, parse_vkey
+from ledger.c2sp.policy import Policy, PolicyGroup, PolicyLog, PolicyWitness
 from ledger.errors import InputError, SignatureError
-from ledger.notes import (
-    Checkpoint,
-    Note,
-    NoteSignature,
-    NoteVerifier,
-    Policy,
-    PolicyGroup,
-    PolicyLog,
-    PolicyWitness,
-    open_checkpoint,
-    parse_cosigner_vkey,
-    parse_note,
-    parse_vkey,
-    policy_satisfied,
-    trusted_checkpoint,
-)
 from ledger.state import State
 
 __all__ = [
     "WITNESS_PATH",
-    "CheckpointReport",
-    "check_checkpoint",
     "genesis_policy",
     "policy_from_genesis",
-    "quorum_cosigners",
-    "trusted",
     "witness_submission_prefix",
 ]
 
@@ -114,73 +97,7 @@ def policy_from_genesis(doc_or_state: Mapping[str, Any] | State) -> Policy:
     return Policy((PolicyLog(parse_vkey(log_vkey)),), tuple(entries), groups, name)
 
 
-def quorum_cosigners(
-    checkpoint_text: str, signatures: Sequence[NoteSignature], policy: Policy
-) -> set[str]:
-    """Policy names of the witnesses whose cosignature on ``checkpoint_text`` verifies.
-
-    Signatures by keys the policy does not list, and invalid ones, are left out (this is a
-    counting helper; :func:`trusted` rejects a note with an invalid known signature).
-    """
-    by_key = {(w.verifier.name, w.verifier.key_hash): w for w in policy.witnesses}
-    out: set[str] = set()
-    for sig in signatures:
-        w = by_key.get((sig.name, sig.key_hash))
-        if w is not None and w.verifier.verify_cosignature(checkpoint_text, sig) is not None:
-            out.add(w.name)
-    return out
-
-
-@dataclass(frozen=True)
-class CheckpointReport:
-    """What a client found in a checkpoint note: inspect it, or use :func:`trusted`."""
-
-    checkpoint: Checkpoint
-    cosigned_by: tuple[str, ...]
-    quorum: str
-    quorum_met: bool
-
-    def summary(self) -> str:
-        """One line for a person: size, witnesses, and whether the quorum is met."""
-        who = ", ".join(self.cosigned_by) or "no witness"
-        verdict = "quorum met" if self.quorum_met else f"quorum {self.quorum!r} NOT met"
-        return f"checkpoint of size {self.checkpoint.size} cosigned by {who}: {verdict}"
-
-
-def check_checkpoint(note_bytes: bytes, policy: Policy) -> CheckpointReport:
-    """Verify the log signature and count valid witness cosignatures (no exception for a
-    missing quorum: see ``quorum_met``).
-
-    SignatureError if no policy log signed the note or its origin is not the log's name;
-    InputError if the note is malformed.
-    """
-    # 1. The note must be signed by a policy log whose key name is the origin
-    #    (C2SP tlog-policy, tlog-checkpoint).
-    last: SignatureError | None = None
-    cp: Checkpoint | None = None
-    for log in policy.logs:
-        try:
-            cp, _ = open_checkpoint(note_bytes, log.verifier)
-            break
-        except SignatureError as exc:
-            last = exc
-    if cp is None:
-        raise last or SignatureError("the policy names no log to verify the checkpoint with")
-    # 2. Count the witnesses whose cosignature verifies (C2SP tlog-cosignature).
-    note: Note = parse_note(note_bytes)
-    names = quorum_cosigners(note.text, note.signatures, policy)
-    # 3. Evaluate the quorum rule (C2SP tlog-policy).
-    return CheckpointReport(
-        cp, tuple(sorted(names)), policy.quorum, policy_satisfied(policy, names)
-    )
-
-
-def trusted(note_bytes: bytes, policy: Policy) -> Checkpoint:
-    """The checkpoint if it is trusted under ``policy``; SignatureError saying why not."""
-    return trusted_checkpoint(note_bytes, policy)
-
-
-def genesis_policy(record0: bytes, log_verifier: NoteVerifier) -> Policy:
+def genesis_policy(record0: bytes, log_key: NoteVerifier) -> Policy:
     """The trust policy stated by genesis, from record 0's exact bytes.
 
     1. record 0 parses as a record whose envelope is a ``community.genesis`` statement;
@@ -197,8 +114,8 @@ def genesis_policy(record0: bytes, log_verifier: NoteVerifier) -> Policy:
     env = parse_envelope(rec.envelope)
     if env.type != "community.genesis":
         raise SignatureError(f"record 0 is a {env.type}, not the community's genesis")
-    if env.body.get("log_vkey") != log_verifier.vkey():
+    if env.body.get("log_vkey") != log_key.vkey():
         raise SignatureError("genesis names another log key than the one you trust")
-    if log_key_id(log_verifier.vkey()) not in env.signers:
+    if log_key_id(log_key.vkey()) not in env.signers:
         raise SignatureError("genesis is not signed by the log key")
     return policy_from_genesis(env.body)
