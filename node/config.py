@@ -18,7 +18,7 @@ from typing import Any
 from ledger.errors import InputError
 from ledger.files import write_atomic
 from ledger.notes import NoteSigner, NoteVerifier, generate_signer, parse_private_key, parse_vkey
-from ledger.storage import sqlite_url
+from ledger.sql import sqlite_url
 
 __all__ = [
     "ROLES",

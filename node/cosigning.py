@@ -39,7 +39,7 @@ from ledger.notes import (
     policy_satisfied,
 )
 from ledger.policy import witness_submission_prefix
-from ledger.storage import NAMING, Store
+from ledger.sql import NAMING, SqlStore
 from node.witness import SIZE_MEDIA_TYPE, format_add_checkpoint
 
 __all__ = [
@@ -76,7 +76,7 @@ class CosignatureBook:
     verified by whoever adds them, the book only counts them against the quorum.
     """
 
-    def __init__(self, store: Store, policy: Callable[[], Policy | None]) -> None:
+    def __init__(self, store: SqlStore, policy: Callable[[], Policy | None]) -> None:
         self.db = store
         self.policy = policy
         store.create_tables(cosig_metadata, ("checkpoint_cosignatures",))

@@ -11,7 +11,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
-from ledger import merkle
 from ledger.errors import InputError, NotFoundError
 from ledger.notes import open_checkpoint
 from node.context import NodeContext, get_ctx
@@ -166,10 +165,7 @@ def bundle(
         if s > cp.size:
             raise InputError(f"consistency_from {s} is beyond the current tree size {cp.size}")
     proofs = {s: tuple(log.consistency_proof(s, cp.size)) for s in {*sizes, end} if s < cp.size}
-    ids = merkle.root_ranges(first)
-    with log.store.engine.connect() as conn:
-        nodes = log.store.fetch_nodes(conn, ids)
-    frontier = tuple(nodes[i] for i in ids)
+    frontier = tuple(log.compact_range(first).hashes)
     st = ctx.state()
     b = BallotBundle(
         ballot=bid,

@@ -51,7 +51,7 @@ from ledger.notes import (
     parse_note,
 )
 from ledger.records import format_time
-from ledger.storage import NAMING, Store
+from ledger.sql import NAMING, SqlStore
 from node.config import WITNESS_KEY_FILE, NodeConfig, save_config
 from node.evidence import EvidenceStore
 
@@ -176,7 +176,7 @@ class Witness:
         self,
         signer: CosignatureSigner,
         log_verifier: NoteVerifier,
-        store: Store,
+        store: SqlStore,
         evidence: EvidenceStore,
         replica: Replica | None,
         clock: Callable[[], float] = time.time,

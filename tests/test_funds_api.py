@@ -18,7 +18,6 @@ from ledger.keys import KeyPair
 from ledger.records import parse_record
 from ledger.state import replay
 from ledger.statements import make_statement, sign_envelope
-from ledger.views import load_state
 from node.app import create_app
 from node.auth import authorization_header
 from node.bootstrap import init_community
@@ -338,8 +337,7 @@ def test_views_equal_a_rebuild_and_survive_restart(node_dir: Path) -> None:
         log = node.ctx.log
         rebuilt = replay([parse_record(x) for x in log.entries(0, log.size)])
         assert rebuilt.snapshot() == live
-        with node.ctx.store.engine.connect() as conn:
-            assert load_state(conn).snapshot() == live, "SQL views == replay of the log"
+        assert node.ctx.store.read_state().snapshot() == live, "SQL views == replay of the log"
         assert check_invariants(rebuilt) == []
         views = {p: client.get(p).json() for p in ("/v1/funds/accounts", "/v1/funds/budget")}
     with TestClient(create_app(node_dir)) as again:

@@ -14,7 +14,7 @@ from ledger.errors import CivicError, InputError, IntegrityError, NotFoundError
 from ledger.log import Log
 from ledger.notes import generate_signer, open_checkpoint, parse_private_key
 from ledger.records import parse_record
-from ledger.storage import Store
+from ledger.sql import SqlStore
 from ledger.tiles import decode_bundle
 from tests.conftest import VECTORS
 
@@ -41,7 +41,7 @@ TESSERA_ENTRIES = [
 ]
 
 
-MakeStore = Callable[[str], Store]
+MakeStore = Callable[[str], SqlStore]
 
 
 @pytest.fixture
