@@ -38,6 +38,7 @@ from sqlalchemy import (
     create_engine,
     delete,
     event,
+    func,
     select,
     text,
 )
@@ -165,7 +166,33 @@ evidence_table = Table(
     Column("body", Text, nullable=False),
 )
 
-APPEND_ONLY_TABLES = ("log_entries", "log_nodes", "log_checkpoints", "evidence")
+cosignatures_table = Table(
+    "checkpoint_cosignatures",
+    metadata,
+    Column("size", BigInteger, primary_key=True, autoincrement=False),
+    # "<key name>+<8 hex key ID>": one cosignature per witness key per checkpoint size.
+    Column("witness", String(300), primary_key=True),
+    Column("line", Text, nullable=False),
+)
+
+witness_checkpoints = Table(
+    "witness_checkpoints",
+    metadata,
+    Column("origin", String(255), primary_key=True),
+    Column("size", BigInteger, primary_key=True, autoincrement=False),
+    Column("root", LargeBinary(32), nullable=False),
+    Column("note", LargeBinary, nullable=False),
+    Column("cosigned_at", String(40), nullable=False),
+)
+
+APPEND_ONLY_TABLES = (
+    "log_entries",
+    "log_nodes",
+    "log_checkpoints",
+    "evidence",
+    "checkpoint_cosignatures",
+    "witness_checkpoints",
+)
 
 
 def sqlite_url(path: Path) -> str:
@@ -220,8 +247,7 @@ def _install_append_only(conn: Connection, tables: Iterable[str]) -> None:
 class SqlStore:
     """One database implementing :class:`ledger.storage.Storage` (SQLite or PostgreSQL by URL).
 
-    Every table above is created on open. Node modules that keep further tables of their
-    own (cosignatures, the witness's checkpoints) add them with :meth:`create_tables`.
+    Every table above is created on open, the append-only ones with their guards.
     """
 
     def __init__(self, url: str) -> None:
@@ -514,3 +540,59 @@ class SqlStore:
                 EvidenceRow(r.id, r.kind, r.found_at, r.found_by, json.loads(r.body))
                 for r in conn.execute(q)
             ]
+
+    # --- witness cosignatures ----------------------------------------------------------
+
+    def add_cosignature(self, size: int, witness: str, line: str) -> None:
+        """Keep ``witness``'s cosignature ``line`` of the checkpoint of ``size`` (once)."""
+        ins = self._insert(cosignatures_table).values(size=size, witness=witness, line=line)
+        with self._begin("storing a cosignature") as conn:
+            conn.execute(ins.on_conflict_do_nothing())
+
+    def cosignature_lines(self, size: int) -> list[str]:
+        """The cosignature lines held for the checkpoint of ``size``."""
+        q = select(cosignatures_table.c.line).where(cosignatures_table.c.size == size)
+        with self._connect("read the cosignatures") as conn:
+            return [str(r[0]) for r in conn.execute(q)]
+
+    def cosignatures_above(self, size: int) -> list[tuple[int, str]]:
+        """(size, line) of every cosignature of a checkpoint larger than ``size``."""
+        q = select(cosignatures_table.c.size, cosignatures_table.c.line).where(
+            cosignatures_table.c.size > size
+        )
+        with self._connect("read the cosignatures") as conn:
+            return [(int(r[0]), str(r[1])) for r in conn.execute(q)]
+
+    def latest_cosigned_size(self, witness: str | None = None) -> int | None:
+        """The largest size with a cosignature (by ``witness``, if given), or None."""
+        q = select(func.max(cosignatures_table.c.size))
+        if witness is not None:
+            q = q.where(cosignatures_table.c.witness == witness)
+        with self._connect("read the cosignatures") as conn:
+            got = conn.execute(q).scalar()
+        return None if got is None else int(got)
+
+    # --- a witness's own record --------------------------------------------------------
+
+    def latest_witnessed(self, origin: str) -> tuple[int, bytes, bytes] | None:
+        """(size, root hash, note) of the largest checkpoint cosigned for ``origin``."""
+        t = witness_checkpoints
+        q = (
+            select(t.c.size, t.c.root, t.c.note)
+            .where(t.c.origin == origin)
+            .order_by(t.c.size.desc())
+            .limit(1)
+        )
+        with self._connect("read the witness's checkpoints") as conn:
+            row = conn.execute(q).first()
+        return None if row is None else (int(row[0]), bytes(row[1]), bytes(row[2]))
+
+    def record_witnessed(
+        self, origin: str, size: int, root: bytes, note: bytes, cosigned_at: str
+    ) -> None:
+        """Durably keep a newly cosigned checkpoint of ``origin`` (before answering)."""
+        ins = witness_checkpoints.insert().values(
+            origin=origin, size=size, root=root, note=note, cosigned_at=cosigned_at
+        )
+        with self._begin("recording the cosigned checkpoint") as conn:
+            conn.execute(ins)

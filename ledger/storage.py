@@ -4,7 +4,7 @@ Like tessera's storage drivers, one small set of operations sits between the cod
 database engine: append a batch (entries, completed tree nodes, the new checkpoint and
 whatever must commit with them) all-or-nothing, read tree nodes, read entries, read
 checkpoints, read and write the state documents, and the node's own stores (private
-openings, document metadata, evidence). :class:`ledger.sql.SqlStore` implements it on
+openings, document metadata, evidence, witness cosignatures, a witness's own record). :class:`ledger.sql.SqlStore` implements it on
 SQLite and PostgreSQL; engine-specific parts (pragmas, append-only triggers, the driver
 fast paths of appends and proofs) stay there. Nothing above this interface sees an
 engine, a connection or a SQL statement, and every method raises
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Batch",
+    "CosignatureStorage",
     "DocumentInfo",
     "DocumentStorage",
     "EvidenceRow",
@@ -36,6 +37,7 @@ __all__ = [
     "PrivateStorage",
     "StateChange",
     "Storage",
+    "WitnessStorage",
 ]
 
 NodeId = tuple[int, int]
@@ -214,7 +216,49 @@ class EvidenceStorage(Protocol):
         ...
 
 
-class Storage(LogStorage, PrivateStorage, DocumentStorage, EvidenceStorage, Protocol):
+class CosignatureStorage(Protocol):
+    """Witness cosignature lines (C2SP tlog-cosignature) per checkpoint size: only added."""
+
+    def add_cosignature(self, size: int, witness: str, line: str) -> None:
+        """Keep ``witness``'s cosignature ``line`` of the checkpoint of ``size`` (once)."""
+        ...
+
+    def cosignature_lines(self, size: int) -> list[str]:
+        """The cosignature lines held for the checkpoint of ``size``."""
+        ...
+
+    def cosignatures_above(self, size: int) -> list[tuple[int, str]]:
+        """(size, line) of every cosignature of a checkpoint larger than ``size``."""
+        ...
+
+    def latest_cosigned_size(self, witness: str | None = None) -> int | None:
+        """The largest size with a cosignature (by ``witness``, if given), or None."""
+        ...
+
+
+class WitnessStorage(Protocol):
+    """A witness's own record of what it cosigned, per log: only grows (C2SP tlog-witness)."""
+
+    def latest_witnessed(self, origin: str) -> tuple[int, bytes, bytes] | None:
+        """(size, root hash, note) of the largest checkpoint cosigned for ``origin``."""
+        ...
+
+    def record_witnessed(
+        self, origin: str, size: int, root: bytes, note: bytes, cosigned_at: str
+    ) -> None:
+        """Durably keep a newly cosigned checkpoint of ``origin``."""
+        ...
+
+
+class Storage(
+    LogStorage,
+    PrivateStorage,
+    DocumentStorage,
+    EvidenceStorage,
+    CosignatureStorage,
+    WitnessStorage,
+    Protocol,
+):
     """Everything a node keeps in its one database."""
 
     @property

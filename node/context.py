@@ -21,6 +21,7 @@ from ledger.notes import Policy
 from ledger.policy import policy_from_genesis
 from ledger.sql import SqlStore
 from ledger.state import State
+from ledger.storage import Storage
 from node.config import ROLES, NodeConfig, load_config, load_log_key, log_verifier
 from node.cosigning import WitnessedLog
 
@@ -37,7 +38,7 @@ class NodeContext:
 
     data_dir: Path
     cfg: NodeConfig
-    store: SqlStore
+    store: Storage
     log: WitnessedLog
     services: dict[str, Any] = field(default_factory=dict)
 
@@ -178,7 +179,7 @@ def open_context(data_dir: Path, serve: bool = False) -> NodeContext:
     cfg = load_config(data_dir)
     if cfg.role not in ROLES:
         raise InputError(f"unknown node role {cfg.role!r}; roles: {', '.join(ROLES)}")
-    store = SqlStore(cfg.database_url(data_dir))
+    store: Storage = SqlStore(cfg.database_url(data_dir))
     try:
         log: WitnessedLog
         if cfg.role == "sequencer":
