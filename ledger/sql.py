@@ -411,6 +411,7 @@ class SqlStore:
             if batch.entries:
                 conn.exec_driver_sql(
                     f"INSERT INTO log_entries (idx, data, leaf_hash) VALUES ({mark}, {mark}, {mark})",
+                    # A list: SQLAlchemy reads a list as many rows, a tuple as one row.
                     list(batch.entries),
                 )
             if batch.nodes:

@@ -1,4 +1,4 @@
-"""A verified replica of a community log, kept by witnesses and mirrors in their own Store.
+"""A verified replica of a community log, kept by witnesses and mirrors in their own database.
 
 To reach a checkpoint signed by the log key, the replica fetches the missing entries
 through the log's C2SP tlog-tiles API, checks that they extend its own tree to exactly
