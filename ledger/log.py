@@ -67,7 +67,7 @@ class Log:
 
     def _open(self) -> None:
         """Load the frontier and check it against the newest checkpoint (O(log n) reads)."""
-        # One writer per log, and it is this object: nothing appends between these reads.
+        # While this object is the log's one writer, nothing appends between these reads.
         size = self.store.size()
         ids = merkle.root_ranges(size)
         found = self.store.read_nodes(ids)
