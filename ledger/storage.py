@@ -261,11 +261,6 @@ class Storage(
 ):
     """Everything a node keeps in its one database."""
 
-    @property
-    def dialect(self) -> str:
-        """The engine's name: ``sqlite`` or ``postgresql``."""
-        ...
-
     def ping(self) -> None:
         """Raise StorageError if the database does not answer."""
         ...
