@@ -25,7 +25,7 @@ from bench.common import median, percentile, row
 from ledger import merkle
 from ledger.c2sp.note import generate_signer
 from ledger.log import Log
-from ledger.storage import Store, sqlite_url
+from ledger.sql import SqlStore, sqlite_url
 
 ORIGIN = "bench.example/log"
 
@@ -37,7 +37,7 @@ def entries(n: int, start: int = 0) -> list[bytes]:
 
 
 def ours(path: Path) -> Log:
-    return Log(Store(sqlite_url(path)), ORIGIN, generate_signer(ORIGIN))
+    return Log(SqlStore(sqlite_url(path)), ORIGIN, generate_signer(ORIGIN))
 
 
 def theirs(path: Path) -> SqliteTree:

@@ -24,7 +24,7 @@ from ledger.c2sp.note import (
 )
 from ledger.errors import InputError
 from ledger.files import write_atomic
-from ledger.storage import sqlite_url
+from ledger.sql import sqlite_url
 from node.limits import ConnectionLimits
 
 __all__ = [

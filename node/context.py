@@ -19,10 +19,17 @@ from fastapi import Request
 from ledger.c2sp.policy import Policy
 from ledger.errors import InputError, NotFoundError
 from ledger.ruleset import RuleSet
+from ledger.sql import SqlStore
 from ledger.state import State
-from ledger.storage import Store
+from ledger.storage import Storage
 from ledger.witness_policy import policy_from_genesis
-from node.config import ROLES, NodeConfig, configured_log_key, load_config, load_log_key
+from node.config import (
+    ROLES,
+    NodeConfig,
+    configured_log_key,
+    load_config,
+    load_log_key,
+)
 from node.cosigning import WitnessedLog
 from rules import community_rules
 
@@ -39,7 +46,7 @@ class NodeContext:
 
     data_dir: Path
     cfg: NodeConfig
-    store: Store
+    store: Storage
     log: WitnessedLog
     # The rule set every role replays under: built once, at start-up, from rules.LAYERS.
     rules: RuleSet
@@ -182,7 +189,7 @@ def open_context(data_dir: Path, serve: bool = False) -> NodeContext:
     cfg = load_config(data_dir)
     if cfg.role not in ROLES:
         raise InputError(f"unknown node role {cfg.role!r}; roles: {', '.join(ROLES)}")
-    store = Store(cfg.database_url(data_dir))
+    store: Storage = SqlStore(cfg.database_url(data_dir))
     try:
         log: WitnessedLog
         if cfg.role == "sequencer":

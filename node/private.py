@@ -12,29 +12,15 @@ import binascii
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Column, Connection, MetaData, String, Table, Text, delete, select
-
 from ledger.community import commitment
 from ledger.errors import InputError, NotFoundError
 from ledger.records import format_time
 from ledger.ruleset import CommittedField, RuleSet
 from ledger.state import State
 from ledger.statements import Envelope
-from ledger.storage import NAMING, Store
+from ledger.storage import Opening, PrivateStorage
 
-__all__ = ["PrivateStore", "private_openings"]
-
-private_metadata = MetaData(naming_convention=NAMING)
-private_openings = Table(
-    "private_openings",
-    private_metadata,
-    Column("commitment", String(64), primary_key=True),
-    Column("subject", String(128), nullable=False, index=True),
-    Column("kind", String(64), nullable=False),
-    Column("value", Text, nullable=False),
-    Column("salt", String(64), nullable=False),
-    Column("stored", String(40), nullable=False),
-)
+__all__ = ["PrivateStore"]
 
 
 class PrivateStore:
@@ -44,10 +30,9 @@ class PrivateStore:
     set's (:meth:`~ledger.ruleset.RuleSet.committed_field`): each layer declares its own.
     """
 
-    def __init__(self, store: Store, rules: RuleSet) -> None:
+    def __init__(self, store: PrivateStorage, rules: RuleSet) -> None:
         self.db = store
         self.rules = rules
-        store.create_tables(private_metadata)
 
     def _field(self, env: Envelope) -> CommittedField:
         cf = self.rules.committed_field(env.type)
@@ -69,34 +54,29 @@ class PrivateStore:
         if commitment(private["value"], salt) != env.body.get(field_name):
             raise InputError(f"the private opening does not match body.{field_name}")
 
-    def store(self, conn: Connection, env: Envelope, private: dict[str, Any]) -> None:
-        """Keep the opening, inside the batch's transaction."""
+    def opening(self, env: Envelope, private: dict[str, Any]) -> Opening:
+        """The row to keep for a checked opening; it is written with the statement's batch."""
         cf = self._field(env)
-        conn.execute(
-            private_openings.insert().values(
-                commitment=env.body[cf.commitment],
-                subject=str(env.body.get(cf.subject, "")),
-                kind=env.type,
-                value=private["value"],
-                salt=private["salt"],
-                stored=format_time(datetime.now(UTC).replace(microsecond=0)),
-            )
+        return Opening(
+            commitment=env.body[cf.commitment],
+            subject=str(env.body.get(cf.subject, "")),
+            kind=env.type,
+            value=private["value"],
+            salt=private["salt"],
+            stored=format_time(datetime.now(UTC).replace(microsecond=0)),
         )
 
     def read(self, subject: str) -> list[dict[str, str]]:
         """Every opening stored for ``subject``."""
-        with self.db.engine.connect() as conn:
-            rows = conn.execute(
-                select(private_openings).where(private_openings.c.subject == subject)
-            ).mappings()
-            return [dict(r) for r in rows]
+        return [o.to_json() for o in self.db.openings_of(subject)]
+
+    def label_of(self, kind: str, value: str) -> str | None:
+        """The subject already holding an opening of ``kind`` with ``value``, or None."""
+        return self.db.subject_of_opening(kind, value)
 
     def erase(self, subject: str) -> int:
         """Delete the openings for ``subject``; NotFoundError if there were none."""
-        with self.db.engine.begin() as conn:
-            n = conn.execute(
-                delete(private_openings).where(private_openings.c.subject == subject)
-            ).rowcount
-        if not n:
+        n = self.db.erase_openings(subject)
+        if n == 0:
             raise NotFoundError(f"no private data is held for {subject}")
-        return int(n)
+        return n

@@ -17,7 +17,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 
 from funds.ledger_math import check_invariants
 from funds.model import funds_policy
@@ -36,7 +35,6 @@ from ledger.errors import ForbiddenError, InputError, NotFoundError, TooLargeErr
 from node.auth import verify_authorization
 from node.context import NodeContext, get_ctx
 from node.documents import documents_of
-from node.private import private_openings
 
 __all__ = ["router"]
 
@@ -168,16 +166,7 @@ def resolve_payee(body: ResolveIn, request: Request, ctx: Ctx) -> dict[str, Any]
     the openings this node holds; after an erasure the person gets a new label.
     """
     _committee_caller(request, ctx, "look up private payees")
-    with ctx.store.engine.connect() as conn:
-        row = conn.execute(
-            select(private_openings.c.subject)
-            .where(
-                private_openings.c.kind == "funds.expense.request",
-                private_openings.c.value == body.name,
-            )
-            .limit(1)
-        ).first()
-    return {"label": None if row is None else row[0]}
+    return {"label": ctx.private().label_of("funds.expense.request", body.name)}
 
 
 @router.get("/funds/payees/{label}/private")

@@ -7,12 +7,10 @@ read the node's state (``ctx.state()``) and log. Routes stay thin: the rules liv
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
-from ledger import merkle
 from ledger.c2sp.checkpoint import open_checkpoint
 from ledger.errors import InputError, NotFoundError
 from node.context import NodeContext, get_ctx
@@ -165,11 +163,6 @@ def bundle(
         if s > cp.size:
             raise InputError(f"consistency_from {s} is beyond the current tree size {cp.size}")
 
-    def frontier(ids: Sequence[merkle.NodeId]) -> list[bytes]:
-        with log.store.engine.connect() as conn:
-            nodes = log.store.fetch_nodes(conn, ids)
-        return [nodes[i] for i in ids]
-
     b = build_ballot_bundle(
         bid,
         cp.origin,
@@ -178,7 +171,7 @@ def bundle(
         cp.size,
         doc["closed_at"],
         entries=log.entries,
-        nodes=frontier,
+        nodes=log.tree_nodes,
         consistency=log.consistency_proof,
         proof_sizes=sizes,
         ballot_doc=doc,

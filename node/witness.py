@@ -22,8 +22,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import BigInteger, Column, LargeBinary, MetaData, String, Table, select
-
 from ledger import merkle
 from ledger.c2sp.checkpoint import Checkpoint, log_signed_only
 from ledger.c2sp.cosignature import CosignatureSigner, generate_cosigner, parse_cosigner_private_key
@@ -42,7 +40,7 @@ from ledger.errors import (
 from ledger.evidence import equivocation
 from ledger.files import write_atomic
 from ledger.records import format_time
-from ledger.storage import NAMING, Store
+from ledger.storage import WitnessStorage
 from node.config import WITNESS_KEY_FILE, NodeConfig, save_config
 from node.evidence import EvidenceStore
 
@@ -73,18 +71,6 @@ def _problem(status: int, title: str, detail: str) -> WitnessResponse:
     return WitnessResponse(status, json.dumps(body).encode(), "application/problem+json")
 
 
-witness_metadata = MetaData(naming_convention=NAMING)
-witness_checkpoints = Table(
-    "witness_checkpoints",
-    witness_metadata,
-    Column("origin", String(255), primary_key=True),
-    Column("size", BigInteger, primary_key=True, autoincrement=False),
-    Column("root", LargeBinary(32), nullable=False),
-    Column("note", LargeBinary, nullable=False),
-    Column("cosigned_at", String(40), nullable=False),
-)
-
-
 @dataclass(frozen=True)
 class Cosigned:
     """The latest checkpoint a witness cosigned for a log (the log's note, verbatim)."""
@@ -101,7 +87,7 @@ class Witness:
         self,
         signer: CosignatureSigner,
         log_verifier: NoteVerifier,
-        store: Store,
+        store: WitnessStorage,
         evidence: EvidenceStore,
         replica: Replica | None,
         clock: Callable[[], float] = time.time,
@@ -114,35 +100,22 @@ class Witness:
         self.replica = replica
         self.clock = clock
         self.lock = threading.Lock()
-        store.create_tables(witness_metadata, ("witness_checkpoints",))
 
     def latest(self) -> Cosigned | None:
         """The latest cosigned checkpoint of the log (None if never cosigned)."""
-        q = (
-            select(
-                witness_checkpoints.c.size, witness_checkpoints.c.root, witness_checkpoints.c.note
-            )
-            .where(witness_checkpoints.c.origin == self.origin)
-            .order_by(witness_checkpoints.c.size.desc())
-            .limit(1)
-        )
-        with self.store.engine.connect() as conn:
-            row = conn.execute(q).first()
-        return None if row is None else Cosigned(int(row[0]), bytes(row[1]), bytes(row[2]))
+        row = self.store.latest_witnessed(self.origin)
+        return None if row is None else Cosigned(*row)
 
     def _record(self, cp: Checkpoint, note: bytes) -> None:
         # C2SP tlog-witness: the witness MUST persist the new checkpoint before responding.
         try:
-            with self.store.engine.begin() as conn:
-                conn.execute(
-                    witness_checkpoints.insert().values(
-                        origin=self.origin,
-                        size=cp.size,
-                        root=cp.root_hash,
-                        note=note,
-                        cosigned_at=format_time(datetime.now(UTC).replace(microsecond=0)),
-                    )
-                )
+            self.store.record_witnessed(
+                self.origin,
+                cp.size,
+                cp.root_hash,
+                note,
+                format_time(datetime.now(UTC).replace(microsecond=0)),
+            )
         except Exception as exc:
             raise StorageError(f"cannot record the cosigned checkpoint: {exc}") from exc
 

@@ -19,7 +19,6 @@ from ledger.keys import KeyPair
 from ledger.records import parse_record
 from ledger.state import State, replay
 from ledger.statements import make_statement, sign_envelope
-from ledger.views import load_state
 from node.app import create_app
 from node.bootstrap import init_community
 from rules import community_rules
@@ -341,10 +340,9 @@ def test_views_equal_a_rebuild_and_survive_restart(node_dir: Path) -> None:
             [parse_record(x) for x in log.entries(0, log.size)], State(community_rules())
         )
         assert rebuilt.snapshot() == live
-        with node.ctx.store.engine.connect() as conn:
-            assert load_state(conn, community_rules()).snapshot() == live, (
-                "SQL views == replay of the log"
-            )
+        assert node.ctx.store.read_state(community_rules()).snapshot() == live, (
+            "SQL views == replay of the log"
+        )
         assert check_invariants(rebuilt) == []
         views = {p: client.get(p).json() for p in ("/v1/funds/accounts", "/v1/funds/budget")}
     with TestClient(create_app(node_dir)) as again:

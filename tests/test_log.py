@@ -15,7 +15,7 @@ from ledger.c2sp.note import generate_signer, parse_private_key
 from ledger.errors import CivicError, InputError, IntegrityError, NotFoundError
 from ledger.log import Log
 from ledger.records import parse_record
-from ledger.storage import Store
+from ledger.sql import SqlStore
 from ledger.tiles import decode_bundle
 from tests.conftest import VECTORS
 
@@ -42,7 +42,7 @@ TESSERA_ENTRIES = [
 ]
 
 
-MakeStore = Callable[[str], Store]
+MakeStore = Callable[[str], SqlStore]
 
 
 @pytest.fixture

@@ -39,10 +39,10 @@ from ledger.evidence import (
 )
 from ledger.log import Log
 from ledger.records import build_record, format_time
+from ledger.sql import SqlStore
 from ledger.statements import make_statement, sign_envelope
-from ledger.storage import Store
+from ledger.storage import StateChange
 from ledger.tiles import decode_bundle
-from ledger.views import load_state, views_metadata, write_state
 from ledger.witness_policy import policy_from_genesis
 from node.app import create_app
 from node.bootstrap import init_community
@@ -255,7 +255,7 @@ def append_bad_record(seq_dir: Path, origin: str) -> int:
     log (and its views), as a corrupt sequencer would. Returns its index."""
     intruder = key("intruder")
     env = enrol_env("victim", signer=intruder)  # not on the committee: ForbiddenError
-    store = Store(f"sqlite+pysqlite:///{seq_dir / 'ledger.sqlite'}")
+    store = SqlStore(f"sqlite+pysqlite:///{seq_dir / 'ledger.sqlite'}")
     try:
         log = Log(store, origin, load_log_key(seq_dir))
         index = log.size
@@ -263,14 +263,8 @@ def append_bad_record(seq_dir: Path, origin: str) -> int:
 
         data = build_record(index, log.head, format_time(datetime.now(UTC)), env)
         leaf = merkle.leaf_hash(data).hex()
-        store.create_tables(views_metadata)
-
-        def also(conn: Any) -> None:
-            write_state(conn, [], index + 1, leaf)
-
-        log.append([data], also)
-        with store.engine.connect() as conn:
-            assert load_state(conn, community_rules()).size == index + 1
+        log.append([data], StateChange([], index + 1, leaf))
+        assert store.read_state(community_rules()).size == index + 1
         return index
     finally:
         store.close()
@@ -355,7 +349,7 @@ def test_checkpoint_is_trusted_only_with_the_quorum(seq: NodeContext) -> None:
 
 def _log(tmp_path: Path, name: str, entries: list[bytes]) -> Log:
     log = Log(
-        Store(f"sqlite+pysqlite:///{tmp_path / name}"),
+        SqlStore(f"sqlite+pysqlite:///{tmp_path / name}"),
         ORIGIN,
         signer_from_seed(ORIGIN, b"L" * 32),
     )
