@@ -193,11 +193,16 @@ def test_oversized_body_gets_its_413(node: NodeProcess) -> None:
         a = read_answer(sock)
         assert a.status == 413 and a.problem()["title"] == "Too large"
         still_usable(sock)
-    # httpx, the client the CLI uses.
+    # httpx, the client the CLI uses: over the byte limit, and 1,001 envelopes (~600 kB,
+    # under it) over the array limit; both answers arrive and the connection is kept.
+    batch = json.dumps([{"statement": {"pad": "x" * 560}, "signatures": []}] * 1001)
     with httpx.Client(timeout=60) as http:
         r = http.post(node.url + "/v1/statements", content=big)
         assert r.status_code == 413
         assert r.headers["content-type"] == "application/problem+json"
+        r = http.post(node.url + "/v1/statements", content=batch)
+        assert r.status_code == 413 and "got 1001" in r.json()["detail"]
+        assert http.get(node.url + "/healthz").status_code == 200
 
 
 def _closed(sock: socket.socket) -> bool:
