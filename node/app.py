@@ -83,6 +83,7 @@ def create_app(data_dir: Path) -> FastAPI:
         return JSONResponse(body, status_code=503 if reasons else 200)
 
     # Outermost last: the body's size is bounded before its JSON is scanned.
-    app.add_middleware(JsonLimits)
+    # POST /v1/documents stores its body as given, whatever its media type.
+    app.add_middleware(JsonLimits, raw_paths=("/v1/documents",))
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY)
     return app

@@ -124,14 +124,17 @@ class JsonLimits:
     """Answer 422 to a JSON body over the nesting or number limits of ledger.canonical.
 
     Every route with a JSON body is covered, including those FastAPI parses for a
-    pydantic model. Sits inside :class:`BodyLimit`, so the buffered body is bounded.
+    pydantic model; ``raw_paths`` are routes that store the body as given whatever its
+    media type (documents), which are left alone. Sits inside :class:`BodyLimit`, so
+    the buffered body is bounded.
     """
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, raw_paths: tuple[str, ...] = ()) -> None:
         self.app = app
+        self.raw_paths = raw_paths
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or not _is_json(scope):
+        if scope["type"] != "http" or scope.get("path") in self.raw_paths or not _is_json(scope):
             await self.app(scope, receive, send)
             return
         parts: list[bytes] = []

@@ -193,11 +193,16 @@ def test_oversized_body_gets_its_413(node: NodeProcess) -> None:
         a = read_answer(sock)
         assert a.status == 413 and a.problem()["title"] == "Too large"
         still_usable(sock)
-    # httpx, the client the CLI uses.
+    # httpx, the client the CLI uses: over the byte limit, and 1,001 envelopes (~600 kB,
+    # under it) over the array limit; both answers arrive and the connection is kept.
+    batch = json.dumps([{"statement": {"pad": "x" * 560}, "signatures": []}] * 1001)
     with httpx.Client(timeout=60) as http:
         r = http.post(node.url + "/v1/statements", content=big)
         assert r.status_code == 413
         assert r.headers["content-type"] == "application/problem+json"
+        r = http.post(node.url + "/v1/statements", content=batch)
+        assert r.status_code == 413 and "got 1001" in r.json()["detail"]
+        assert http.get(node.url + "/healthz").status_code == 200
 
 
 def _closed(sock: socket.socket) -> bool:
@@ -220,9 +225,12 @@ def test_slow_clients_are_closed_and_one_address_is_capped(node: NodeProcess) ->
             if i % 2:
                 s.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
             else:
+                # JSON bodies are read by the JSON guard, others by the route itself.
+                media = b"application/json" if i % 4 else b"text/plain"
                 s.sendall(
-                    b"POST /v1/statements HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                    b"Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n["
+                    b"POST /v1/statements HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
+                    + media
+                    + b"\r\nContent-Length: 100000\r\n\r\n["
                 )
             trickling.append(s)
         time.sleep(0.3)  # let the node accept all of them before counting

@@ -347,3 +347,14 @@ def test_views_equal_a_rebuild_and_survive_restart(node_dir: Path) -> None:
         views = {p: client.get(p).json() for p in ("/v1/funds/accounts", "/v1/funds/budget")}
     with TestClient(create_app(node_dir)) as again:
         assert {p: again.get(p).json() for p in views} == views
+
+
+def test_a_json_document_is_stored_as_given_whatever_its_shape(node: Node, node_dir: Path) -> None:
+    # The JSON limits of POST bodies (node.limits.JsonLimits) are for bodies the node
+    # parses; a document is stored byte for byte, even JSON deeper than they allow.
+    deep = b"[" * 100 + b"7" * 200 + b"]" * 100
+    r = node.upload(deep, media="application/json")
+    assert r.status_code == 201, r.text
+    sha = hashlib.sha256(deep).hexdigest()
+    assert r.json()["sha256"] == sha
+    assert (node_dir / "documents" / sha[:2] / sha[2:]).read_bytes() == deep
