@@ -1,5 +1,4 @@
-"""Secret ballots in Belenios 2.0's format (homomorphic ElGamal, threshold trustees). Pure.
-"""
+"""Secret ballots in Belenios 2.0's format (homomorphic ElGamal, threshold trustees). Pure."""
 
 from __future__ import annotations
 
