@@ -61,8 +61,7 @@ def expected_result() -> tuple[tuple[int, ...], ...]:
     """The pointwise sum of each voter's last vote: what every tally must give."""
     last = [votes[-1] for votes in VOTES if votes]
     return tuple(
-        tuple(sum(v[qi][j] for v in last) for j in range(q.width))
-        for qi, q in enumerate(QUESTIONS)
+        tuple(sum(v[qi][j] for v in last) for j in range(q.width)) for qi, q in enumerate(QUESTIONS)
     )
 
 
@@ -110,7 +109,10 @@ def secret_election() -> SecretElection:
                 ballots.append(build_ballot(election, cred.private, votes[round_]))
     tally = encrypted_tally(election, [parse_ballot(b) for b in ballots])
     pds = tuple(
-        (j + 1, make_partial_decryption(election, tally, ceremony.decryption_key(GROUP, j)).to_json())
+        (
+            j + 1,
+            make_partial_decryption(election, tally, ceremony.decryption_key(GROUP, j)).to_json(),
+        )
         for j in (0, 2)
     )
     result = combine_result(
@@ -128,7 +130,9 @@ def belenios_tool() -> str:
     return path
 
 
-def run_belenios(*args: str, cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+def run_belenios(
+    *args: str, cwd: Path, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run the real belenios-tool; never mocked."""
     return subprocess.run(
         [belenios_tool(), *args],

@@ -65,15 +65,26 @@ def test_belenios_tool_ballot_accepted_by_us(tmp_path: Path) -> None:
     """A ballot from `belenios-tool election generate-ballot` for our election, with a
     private credential we generated, passes our checks and counts."""
     se = secret_election()
-    d = export(se.public_data(ballots=(), ballots_ended=False, tally=None,
-                              partial_decryptions=(), result=None), tmp_path / "setup")
+    d = export(
+        se.public_data(
+            ballots=(), ballots_ended=False, tally=None, partial_decryptions=(), result=None
+        ),
+        tmp_path / "setup",
+    )
     cred = se.credentials[4]  # the voter who did not vote
     (d / "cred.txt").write_text(cred.private + "\n")
     vote = [[0, 1, 0], [0, 0, 0, 1], [0, 1, 1], [0, 1, 1]]
     (d / "vote.json").write_text(json.dumps(vote))
     proc = run_belenios(
-        "election", "generate-ballot", "--dir", str(d), "--privcred", "cred.txt",
-        "--ballot", "vote.json", cwd=d,
+        "election",
+        "generate-ballot",
+        "--dir",
+        str(d),
+        "--privcred",
+        "cred.txt",
+        "--ballot",
+        "vote.json",
+        cwd=d,
     )
     assert proc.returncode == 0, proc.stderr
     raw = proc.stdout.strip()
@@ -84,8 +95,13 @@ def test_belenios_tool_ballot_accepted_by_us(tmp_path: Path) -> None:
     # Wrong credential list or another election: refused.
     assert not check_ballot(se.election, raw, creds - {cred.public}).ok
     # Counted with ours, verified by both.
-    data = se.public_data(ballots=(*se.ballots, raw), tally=None, partial_decryptions=(),
-                          result=None, ballots_ended=False)
+    data = se.public_data(
+        ballots=(*se.ballots, raw),
+        tally=None,
+        partial_decryptions=(),
+        result=None,
+        ballots_ended=False,
+    )
     assert verify_public_data(data, workers=1).ok
     ok, out = _verify(export(data, tmp_path / "with"))
     assert ok, out
@@ -96,8 +112,10 @@ def _tamper_ballot(raw: str) -> str:
     first = b.answers[0]
     ct = first.choices[1]
     bumped = Ciphertext(ct.alpha, GROUP.mul(ct.beta, GROUP.g))  # now encrypts m + 1
-    answers = (replace(first, choices=(first.choices[0], bumped, *first.choices[2:])),
-               *b.answers[1:])
+    answers = (
+        replace(first, choices=(first.choices[0], bumped, *first.choices[2:])),
+        *b.answers[1:],
+    )
     return Ballot(b.election_uuid, b.election_hash, b.credential, answers, b.signature).to_json()
 
 
@@ -121,8 +139,10 @@ def test_tampered_export_refused_by_both(tmp_path: Path, what: str) -> None:
         data = se.public_data(partial_decryptions=((o1, _tamper_pd(t1)), *rest))
         subject = "partial decryption"
     else:
-        wrong = tuple(tuple(v + (1 if (i, j) == (1, 2) else 0) for j, v in enumerate(row))
-                      for i, row in enumerate(se.result))
+        wrong = tuple(
+            tuple(v + (1 if (i, j) == (1, 2) else 0) for j, v in enumerate(row))
+            for i, row in enumerate(se.result)
+        )
         data = se.public_data(result=wrong)
         subject = "result"
     ok, out = _verify(export(data, tmp_path / "t"))

@@ -70,9 +70,14 @@ __all__ = [
     "make_threshold_parameters",
     "make_vinputs",
     "make_voutput",
+    "parse_polynomial",
     "parse_trustees",
+    "parse_vinput",
+    "parse_voutput",
+    "signed_msg_from_json",
     "trustee_decryption_key",
     "trustee_owners",
+    "trustee_public_key_from_json",
     "trustees_to_json",
     "verify_signed",
 ]
@@ -213,7 +218,8 @@ def trustees_to_json(kinds: Sequence[TrusteeKind]) -> str:
     return dumps(out)
 
 
-def _tpk_from_json(value: Any, what: str) -> TrusteePublicKey:
+def trustee_public_key_from_json(value: Any, what: str) -> TrusteePublicKey:
+    """Parse a ``trustee_public_key`` (spec §4.5)."""
     obj = get_obj(value, what)
     return TrusteePublicKey(
         public_key=get_num(obj.get("public_key"), f"{what}.public_key"),
@@ -221,7 +227,8 @@ def _tpk_from_json(value: Any, what: str) -> TrusteePublicKey:
     )
 
 
-def _signed_from_json(value: Any, what: str) -> SignedMsg:
+def signed_msg_from_json(value: Any, what: str) -> SignedMsg:
+    """Parse a ``signed_msg`` (spec §4.6.1)."""
     obj = get_obj(value, what)
     return SignedMsg(
         message=get_str(obj, "message", what),
@@ -238,22 +245,22 @@ def parse_trustees(raw: str) -> tuple[TrusteeKind, ...]:
         if len(pair) != 2 or pair[0] not in ("Single", "Pedersen"):
             raise InputError(f'{what} must be ["Single", …] or ["Pedersen", …]')
         if pair[0] == "Single":
-            out.append(SingleTrustee(_tpk_from_json(pair[1], f"{what}[1]")))
+            out.append(SingleTrustee(trustee_public_key_from_json(pair[1], f"{what}[1]")))
             continue
         obj = get_obj(pair[1], f"{what}[1]")
         out.append(
             ThresholdParameters(
                 threshold=get_int_field(obj, "threshold", what),
                 certs=tuple(
-                    _signed_from_json(c, f"{what}.certs[{j}]")
+                    signed_msg_from_json(c, f"{what}.certs[{j}]")
                     for j, c in enumerate(get_list(obj.get("certs"), f"{what}.certs"))
                 ),
                 coefexps=tuple(
-                    _signed_from_json(c, f"{what}.coefexps[{j}]")
+                    signed_msg_from_json(c, f"{what}.coefexps[{j}]")
                     for j, c in enumerate(get_list(obj.get("coefexps"), f"{what}.coefexps"))
                 ),
                 verification_keys=tuple(
-                    _tpk_from_json(k, f"{what}.verification_keys[{j}]")
+                    trustee_public_key_from_json(k, f"{what}.verification_keys[{j}]")
                     for j, k in enumerate(
                         get_list(obj.get("verification_keys"), f"{what}.verification_keys")
                     )
@@ -261,6 +268,44 @@ def parse_trustees(raw: str) -> tuple[TrusteeKind, ...]:
             )
         )
     return tuple(out)
+
+
+def parse_polynomial(raw: str) -> Polynomial:
+    """Parse a step-3 ``polynomial`` message (spec §4.6.4)."""
+    obj = get_obj(loads(raw, "a polynomial"), "polynomial")
+    secrets = get_list(obj.get("secrets"), "polynomial.secrets")
+    if not all(isinstance(x, str) for x in secrets):
+        raise InputError("polynomial.secrets must be strings")
+    return Polynomial(
+        polynomial=get_str(obj, "polynomial", "polynomial"),
+        secrets=tuple(secrets),
+        coefexps=signed_msg_from_json(obj.get("coefexps"), "polynomial.coefexps"),
+    )
+
+
+def parse_vinput(raw: str) -> Vinput:
+    """Parse a step-4 ``vinput`` message (spec §4.6.5)."""
+    obj = get_obj(loads(raw, "a vinput"), "vinput")
+    secrets = get_list(obj.get("secrets"), "vinput.secrets")
+    if not all(isinstance(x, str) for x in secrets):
+        raise InputError("vinput.secrets must be strings")
+    return Vinput(
+        polynomial=get_str(obj, "polynomial", "vinput"),
+        secrets=tuple(secrets),
+        coefexps=tuple(
+            signed_msg_from_json(c, f"vinput.coefexps[{i}]")
+            for i, c in enumerate(get_list(obj.get("coefexps"), "vinput.coefexps"))
+        ),
+    )
+
+
+def parse_voutput(raw: str) -> Voutput:
+    """Parse a step-5 ``voutput`` message (spec §4.6.6)."""
+    obj = get_obj(loads(raw, "a voutput"), "voutput")
+    return Voutput(
+        private_key=get_str(obj, "private_key", "voutput"),
+        public_key=trustee_public_key_from_json(obj.get("public_key"), "voutput.public_key"),
+    )
 
 
 def trustee_owners(kinds: Sequence[TrusteeKind]) -> list[tuple[int, int, int]]:
@@ -354,7 +399,7 @@ def _send(group: Group, sk: int, recipient: int, message: str) -> str:
 def _recv(group: Group, dk: int, vk: int, text: str, what: str) -> str:
     """Open a channel message to us from the holder of ``vk``; check signature and recipient."""
     plain = _decrypt(group, dk, text, what)
-    signed = _signed_from_json(loads(plain, what), what)
+    signed = signed_msg_from_json(loads(plain, what), what)
     if not verify_signed(group, vk, signed):
         raise ProofError(f"{what}: the sender's signature does not verify")
     channel = get_obj(loads(signed.message, what), what)
@@ -486,7 +531,10 @@ def _eval_commitments(group: Group, coefexps: Sequence[int], x: int) -> int:
 
 def make_voutput(group: Group, seed: str, certs: Sequence[SignedMsg], vinput: Vinput) -> Voutput:
     """Step 5 (trustee ``j``): check each share against its commitments (spec §4.6.5),
-    then publish ``g ** S_j`` with a proof and keep ``S_j`` encrypted to itself (§4.6.6)."""
+    then publish ``g ** S_j`` with a proof and keep ``S_j`` encrypted to itself (§4.6.6).
+
+    The encrypted message is ``{"decryption_key": S_j}``, as belenios-tool 2.0 writes and
+    reads it (the spec's text says only ``S_j``)."""
     keys = _check_certs(group, certs)
     j = _own_index(group, seed, certs)
     sk, dk = _derive(group, "sk", seed), _derive(group, "dk", seed)
@@ -508,7 +556,8 @@ def make_voutput(group: Group, seed: str, certs: Sequence[SignedMsg], vinput: Vi
         total = (total + share) % group.q
     public = TrusteePublicKey(group.g_pow(total), pok_prove(group, total))
     return Voutput(
-        private_key=_send(group, sk, keys[j].encryption, dumps(str(total))), public_key=public
+        private_key=_send(group, sk, keys[j].encryption, dumps({"decryption_key": str(total)})),
+        public_key=public,
     )
 
 
@@ -557,7 +606,8 @@ def trustee_decryption_key(
     j = _own_index(group, seed, certs)
     dk = _derive(group, "dk", seed)
     message = _recv(group, dk, keys[j].verification, private_key, "the decryption key")
-    return get_num(loads(message, "the decryption key"), "the decryption key")
+    obj = get_obj(loads(message, "the decryption key"), "the decryption key")
+    return get_num(obj.get("decryption_key"), "the decryption key")
 
 
 def make_single_trustee(group: Group) -> tuple[int, SingleTrustee]:
