@@ -237,9 +237,9 @@ def read_archive(blob: bytes) -> PublicData:
             ev = dict(get_obj(loads(text, name), name))
             if ev.get("parent") != parent or get_int_field(ev, "height", name) != len(events):
                 raise IntegrityError(f"event {name} is not chained to the previous event")
-            payload = ev.get("payload")
-            if payload is not None and payload not in files:
-                raise IntegrityError(f"event {name} refers to a payload that precedes nothing")
+            ref = ev.get("payload")
+            if ref is not None and ref not in files:
+                raise IntegrityError(f"event {name} refers to a payload not before it")
             events.append(ev)
             parent = h
         elif suffix != "data.json":
