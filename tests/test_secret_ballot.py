@@ -25,7 +25,13 @@ from voting.secret.credentials import (
     normalize_credential,
     public_credential,
 )
-from voting.secret.election import make_election, parse_election, question_for_kind
+from voting.secret.election import (
+    make_election,
+    parse_election,
+    question_for_kind,
+    result_counts,
+    vote_vector,
+)
 from voting.secret.encoding import b64_hash
 from voting.secret.group import group_by_name
 from voting.secret.proofs import Proof
@@ -192,3 +198,25 @@ def test_archive_tampering_is_detected() -> None:
     blob[at + len(b'"num_tallied":')] ^= 1  # one digit of the sized tally
     with pytest.raises(IntegrityError, match="does not hash to its name"):
         read_archive(bytes(blob))
+
+
+def test_vote_vectors_and_result_counts() -> None:
+    yes_no, single, approval, stalls = QUESTIONS
+    assert vote_vector(yes_no, ["yes"]) == [0, 1, 0]
+    assert vote_vector(yes_no, None) == [1, 0, 0]
+    assert vote_vector(approval, []) == [0, 0, 0]
+    assert vote_vector(stalls, ["games", "books"]) == [1, 0, 1]
+    with pytest.raises(InputError, match="does not allow a blank vote"):
+        vote_vector(stalls, None)
+    with pytest.raises(InputError, match="distinct answers"):
+        vote_vector(single, ["Sunday", "Sunday"])
+    assert result_counts(yes_no, (1, 2, 3)) == {"yes": 2, "no": 3, "blank": 1}
+    se = secret_election()
+    assert result_counts(approval, se.result[2]) == {"oak": 2, "lime": 2, "cherry": 2}
+
+
+def test_public_surface() -> None:
+    import voting.secret as vs
+
+    assert sorted(vs.__all__) == vs.__all__
+    assert all(hasattr(vs, name) for name in vs.__all__)

@@ -221,6 +221,7 @@ def build_ballot(
     """
     validate_choices(election, choices)
     group = election.group
+    group.precompute(election.public_key)
     secret = credential_secret(group, election.uuid, normalize_credential(private_credential))
     credential = group.g_pow(secret)
     # Spec §4.11: S0 = φ | g^s.
@@ -307,6 +308,7 @@ def check_ballot(
     except InputError as exc:
         return BallotVerdict(tracker, False, None, exc.message, "input")
     group = election.group
+    group.precompute(election.public_key)
     cred = ballot.credential
 
     def bad(reason: str, kind: str = "proof") -> BallotVerdict:

@@ -31,6 +31,8 @@ __all__ = [
     "make_election",
     "parse_election",
     "question_for_kind",
+    "result_counts",
+    "vote_vector",
 ]
 
 ELECTION_VERSION = 1  # spec §4.10: "set to 1 in this version of the specification"
@@ -94,6 +96,34 @@ def question_for_kind(kind: str, text: str, options: Sequence[str]) -> Question:
             "0/1 choices, not costs against a budget"
         )
     raise InputError(f"unknown ballot kind {kind!r} for a secret ballot")
+
+
+def vote_vector(question: Question, selected: Sequence[str] | None) -> list[int]:
+    """The 0/1 vector a voter's client encrypts for ``question`` (spec §4.11.1).
+
+    ``selected`` names the chosen answers; ``None`` is a blank vote (an abstention), only on
+    a question that allows it. Bounds are checked again by :func:`build_ballot`.
+    """
+    if selected is None:
+        if not question.blank:
+            raise InputError(f"question {question.question!r} does not allow a blank vote")
+        return [1] + [0] * len(question.answers)
+    unknown = [s for s in selected if s not in question.answers]
+    if unknown or len(set(selected)) != len(selected):
+        raise InputError(f"choose distinct answers among {list(question.answers)}")
+    bits = [1 if a in selected else 0 for a in question.answers]
+    return ([0] if question.blank else []) + bits
+
+
+def result_counts(question: Question, row: Sequence[int]) -> dict[str, int]:
+    """A decrypted result row (spec §4.19) as counts per answer, plus ``"blank"`` if allowed."""
+    if len(row) != question.width:
+        raise InputError(f"expected {question.width} counts, got {len(row)}")
+    counts = list(row[1:]) if question.blank else list(row)
+    out = dict(zip(question.answers, counts, strict=True))
+    if question.blank:
+        out["blank"] = row[0]
+    return out
 
 
 @dataclass(frozen=True)
