@@ -105,6 +105,14 @@ def test_belenios_tool_ballot_accepted_by_us(tmp_path: Path) -> None:
     assert verify_public_data(data, workers=1).ok
     ok, out = _verify(export(data, tmp_path / "with"))
     assert ok, out
+    # belenios-tool appends it to our archive itself: we read and verify its archive.
+    proc = run_belenios(
+        "archive", "add-event", "--type=Ballot", "--dir", str(d), cwd=d, stdin=raw + "\n"
+    )
+    assert proc.returncode == 0, proc.stderr
+    appended = read_archive((d / f"{se.election.uuid}.bel").read_bytes())
+    assert appended.ballots == (raw,)
+    assert verify_public_data(appended, workers=1).ok
 
 
 def _tamper_ballot(raw: str) -> str:

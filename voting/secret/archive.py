@@ -231,7 +231,10 @@ def read_archive(blob: bytes) -> PublicData:
         h, _, suffix = name.partition(".")
         if hex_hash(content) != h:
             raise IntegrityError(f"archive entry {name} does not hash to its name")
-        text = content.decode("utf-8")
+        try:
+            text = content.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InputError(f"archive entry {name} is not UTF-8 text") from None
         files[h] = text
         if suffix == "event.json":
             ev = dict(get_obj(loads(text, name), name))
@@ -247,17 +250,23 @@ def read_archive(blob: bytes) -> PublicData:
     if not events or events[0].get("type") != "Setup":
         raise InputError("the archive has no Setup event")
 
+    def get_file(ref: str) -> str:
+        if ref not in files:
+            raise IntegrityError(f"the archive refers to {ref}, which it does not hold")
+        return files[ref]
+
     def payload(ev: dict[str, object]) -> str:
         ref = ev.get("payload")
         if not isinstance(ref, str):
             raise InputError(f"a {ev.get('type')} event needs a payload")
-        return files[ref]
+        return get_file(ref)
 
     setup = get_obj(loads(payload(events[0]), "setup data"), "setup_data")
-    election = parse_election(files[get_str(setup, "election", "setup_data")])
-    trustees = files[get_str(setup, "trustees", "setup_data")]
+    election = parse_election(get_file(get_str(setup, "election", "setup_data")))
+    trustees = get_file(get_str(setup, "trustees", "setup_data"))
+    creds_text = get_file(get_str(setup, "credentials", "setup_data"))
     creds = tuple(
-        str(c) for c in get_list(loads(files[get_str(setup, "credentials", "setup")], "x"), "c")
+        str(c) for c in get_list(loads(creds_text, "the public credentials"), "credentials")
     )
     ballots: list[str] = []
     ended = False
@@ -274,12 +283,13 @@ def read_archive(blob: bytes) -> PublicData:
             ended = True
         elif kind == "EncryptedTally":
             sized = payload(ev)
-            ref = get_str(get_obj(loads(sized, "sized tally"), "sized"), "encrypted_tally", "s")
-            tally_text = (files[ref], sized)
-            tally = encrypted_tally_from_json(sized, files[ref])
+            sized_obj = get_obj(loads(sized, "the sized tally"), "sized_encrypted_tally")
+            ref = get_str(sized_obj, "encrypted_tally", "sized_encrypted_tally")
+            tally_text = (get_file(ref), sized)
+            tally = encrypted_tally_from_json(sized, get_file(ref))
         elif kind == "PartialDecryption":
             owned = get_obj(loads(payload(ev), "owned partial decryption"), "owned")
-            pd_text = files[get_str(owned, "payload", "owned_partial_decryption")]
+            pd_text = get_file(get_str(owned, "payload", "owned_partial_decryption"))
             parse_partial_decryption(pd_text)
             pds.append((get_int_field(owned, "owner", "owned_partial_decryption"), pd_text))
         elif kind == "Result":

@@ -60,6 +60,7 @@ __all__ = [
     "Voutput",
     "cert_keys",
     "check_cert",
+    "check_verification_key",
     "check_voutput",
     "coefexps_values",
     "election_public_key",
@@ -561,13 +562,20 @@ def make_voutput(group: Group, seed: str, certs: Sequence[SignedMsg], vinput: Vi
     )
 
 
+def check_verification_key(
+    group: Group, commitments: Sequence[Sequence[int]], j: int, key: TrusteePublicKey
+) -> bool:
+    """Trustee ``j`` (0-based)'s verification key is ``Π_i Π_k A_ik ** ((j+1) ** k)`` and
+    its proof of knowledge holds (spec §4.6.6, the administrator's check)."""
+    expected = group.prod(_eval_commitments(group, c, j + 1) for c in commitments)
+    return key.public_key == expected and pok_verify(group, key.public_key, key.pok)
+
+
 def check_voutput(
-    group: Group, polynomials_coefexps: Sequence[Sequence[int]], j: int, voutput: Voutput
+    group: Group, commitments: Sequence[Sequence[int]], j: int, voutput: Voutput
 ) -> bool:
     """Step 6 check of trustee ``j``'s (0-based) voutput against all commitments (§4.6.6)."""
-    expected = group.prod(_eval_commitments(group, c, j + 1) for c in polynomials_coefexps)
-    key = voutput.public_key
-    return key.public_key == expected and pok_verify(group, key.public_key, key.pok)
+    return check_verification_key(group, commitments, j, voutput.public_key)
 
 
 def make_threshold_parameters(
@@ -578,7 +586,12 @@ def make_threshold_parameters(
     threshold: int,
 ) -> ThresholdParameters:
     """Step 6 (server): check every voutput, assemble ``threshold_parameters`` (§4.6.7)."""
-    _check_certs(group, certs)
+    keys = _check_certs(group, certs)
+    if len(polynomials) != len(certs):
+        raise InputError(f"expected {len(certs)} polynomials")
+    for i, p in enumerate(polynomials):
+        if not verify_signed(group, keys[i].verification, p.coefexps):
+            raise ProofError(f"trustee {i + 1}'s coefficient commitments are not signed by it")
     coefexps = [
         coefexps_values(group, p.coefexps, f"trustee {i + 1}'s coefexps")
         for i, p in enumerate(polynomials)
