@@ -9,19 +9,26 @@ import pytest
 
 from ledger.errors import InputError, ProofError
 from tests.secret_support import GROUP, expected_result, export, run_belenios, secret_election
-from voting.secret.encoding import dumps, hex_hash
+from voting.secret.archive import PublicData, credentials_json
+from voting.secret.ballot import build_ballot, parse_ballot
+from voting.secret.election import make_election, question_for_kind
+from voting.secret.encoding import dumps, hex_hash, loads
+from voting.secret.setup import make_credentials, new_uuid, run_local_ceremony
 from voting.secret.tally import (
     check_partial_decryption,
     combine_result,
+    encrypted_tally,
     make_partial_decryption,
     parse_partial_decryption,
     trustee_public_keys,
 )
 from voting.secret.trustees import (
     check_cert,
+    election_public_key,
     generate_seed,
     make_cert,
     make_polynomial,
+    make_single_trustee,
     make_threshold_parameters,
     make_vinputs,
     make_voutput,
@@ -29,6 +36,7 @@ from voting.secret.trustees import (
     parse_voutput,
     trustees_to_json,
 )
+from voting.secret.verify import verify_public_data
 
 _KEYGEN = ("setup", "generate-trustee-key-threshold", "--group", "BELENIOS-2048")
 
@@ -152,3 +160,53 @@ def test_no_result_from_fewer_than_threshold_decryptions() -> None:
     pd = make_partial_decryption(se.election, se.tally, se.ceremony.decryption_key(GROUP, 1))
     with pytest.raises(InputError, match="1 partial decryptions, 2 needed"):
         combine_result(se.election, [se.ceremony.parameters], se.tally, {2: pd})
+
+
+def test_single_and_threshold_trustees_with_weighted_voters(tmp_path: Path) -> None:
+    """The other shapes of spec §4.7 and §4.8: a mandatory ("Single") trustee next to a
+    threshold group, and voters with weights; belenios-tool and we agree on the result."""
+    x_single, single = make_single_trustee(GROUP)
+    ceremony = run_local_ceremony(GROUP, 3, 2)
+    kinds = [single, ceremony.parameters]
+    uuid = new_uuid()
+    question = question_for_kind("yes_no", "Adopt the budget?", ["yes", "no"])
+    election = make_election(
+        uuid=uuid,
+        name="Weighted",
+        description="Single + Pedersen",
+        group=GROUP,
+        public_key=election_public_key(GROUP, kinds),
+        questions=[question],
+    )
+    creds = make_credentials(GROUP, uuid, 3)
+    weights = {creds[0].public: 3, creds[1].public: 1, creds[2].public: 2}
+    votes = [[[0, 1, 0]], [[0, 0, 1]], [[1, 0, 0]]]  # yes ×3, no ×1, blank ×2
+    ballots = tuple(build_ballot(election, c.private, v) for c, v in zip(creds, votes, strict=True))
+    tally = encrypted_tally(election, [parse_ballot(b) for b in ballots], weights)
+    assert (tally.num_tallied, tally.total_weight) == (3, 6)
+    pds = {
+        1: make_partial_decryption(election, tally, x_single),
+        3: make_partial_decryption(election, tally, ceremony.decryption_key(GROUP, 1)),
+        4: make_partial_decryption(election, tally, ceremony.decryption_key(GROUP, 2)),
+    }
+    result = combine_result(election, kinds, tally, pds)
+    assert result == ((2, 3, 1),)
+    with pytest.raises(InputError, match="trustee group 1 has 0"):
+        combine_result(election, kinds, tally, {3: pds[3], 4: pds[4]})
+    order = sorted(weights)
+    data = PublicData(
+        election=election,
+        trustees=trustees_to_json(kinds),
+        credentials=tuple(loads(credentials_json(order, [weights[c] for c in order]), "c")),
+        ballots=ballots,
+        ballots_ended=True,
+        tally=tally,
+        partial_decryptions=tuple((o, pd.to_json()) for o, pd in sorted(pds.items())),
+        result=result,
+        timestamp=1796000000,
+    )
+    report = verify_public_data(data, workers=1)
+    assert report.ok, report.failures
+    d = export(data, tmp_path / "w")
+    proc = run_belenios("election", "verify", "--dir", str(d), cwd=d)
+    assert proc.returncode == 0 and "all checks passed" in proc.stderr, proc.stderr
