@@ -27,11 +27,16 @@ venv: $(VENV)/.installed
 demo: $(VENV)/.installed
 	$(BIN)/civic demo --data $(DATA) --port $(PORT) --records $(RECORDS)
 
-# Debian's PostgreSQL server for the storage tests (installed once, if absent).
+# Debian's PostgreSQL server for the storage tests and Debian's chromium for the browser
+# tests (each installed once, if absent; Playwright never downloads a browser).
 test-deps:
 	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
 		echo "installing Debian's postgresql server"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	fi
+	@if ! command -v chromium >/dev/null 2>&1; then \
+		echo "installing Debian's chromium"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	fi
 
 lint: $(VENV)/.installed-test

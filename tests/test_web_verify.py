@@ -193,7 +193,7 @@ def test_checkpoint_signature_and_quorum(page: Any) -> None:
 def test_vkeys_and_policy_parsing(page: Any) -> None:
     log = signer_from_seed(ORIGIN, b"\x09" * 32)
     vkey = log.verifier().vkey()
-    name, h, k = vkey.split("+", 2)
+    name, _h, k = vkey.split("+", 2)
     wrong_hash = f"{name}+{'0' * 8}+{k}"
     cosigner = _witnesses()[0].verifier().vkey()
     got = page.evaluate(
