@@ -10,10 +10,10 @@ export function parseRecordBytes(bytes, index) {
   try {
     rec = JSON.parse(fromUtf8(bytes));
   } catch {
-    throw new VerifyError("record", `record ${index} is not UTF-8 JSON`);
+    throw new VerifyError("inclusion", `record ${index} is not UTF-8 JSON`);
   }
   if (!rec || typeof rec !== "object" || rec.index !== index || !rec.envelope?.statement) {
-    throw new VerifyError("record", `the bytes served as record ${index} are not record ${index}`);
+    throw new VerifyError("inclusion", `the bytes served as record ${index} are not record ${index}`);
   }
   return rec;
 }
@@ -36,11 +36,11 @@ export async function proveRecord(fetchJson, cp, index) {
   try {
     bytes = b64decode(doc.entry);
   } catch {
-    throw new VerifyError("record", `record ${index}: its entry is not base64`);
+    throw new VerifyError("inclusion", `record ${index}: its entry is not base64`);
   }
   const leaf = await leafHash(bytes);
   if (doc.leaf_hash !== undefined && doc.leaf_hash !== hex(leaf)) {
-    throw new VerifyError("record", `record ${index}: the node's leaf hash is not the hash of its bytes`);
+    throw new VerifyError("inclusion", `record ${index}: the node's leaf hash is not the hash of its bytes`);
   }
   let hashes;
   try {
