@@ -9,6 +9,8 @@ check. Screenshots of every page in both languages go to tests/output/screenshot
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,7 +28,7 @@ from node.demo import DEMO_PASSPHRASE, build_demo
 from node.launcher import NodeProcess, start_node, wait_healthy
 from tests.test_demo import _free_block
 from tests.web_proxy import tamper_proxy
-from tests.web_support import SCREENSHOTS, browser
+from tests.web_support import ROOT, SCREENSHOTS, browser
 
 PAGES = [
     "community",
@@ -373,3 +375,107 @@ def test_a_rolled_back_checkpoint_is_caught_with_both_checkpoints_as_evidence(
             assert checks(page)["consistency"] == "fail"
         finally:
             ctx.close()
+
+
+def _open_residents(demo: Demo, chromium: Any) -> tuple[Any, Any]:
+    ctx = chromium.new_context(accept_downloads=True)
+    page = open_page(ctx, f"{demo.seq}/#/residents{demo.fragment()}")
+    assert page.evaluate("document.body.dataset.verification") == "ok", checks(page)
+    return ctx, page
+
+
+def test_a_resident_votes_from_the_page_and_the_cli_verifies_the_receipt(
+    demo: Demo, chromium: Any, tmp_path: Path
+) -> None:
+    ballot = demo.info["voting"]["ballots"]["classes"]
+    ctx, page = _open_residents(demo, chromium)
+    try:
+        # A wrong passphrase is refused in the browser, with the catalogue's message.
+        page.set_input_files("#key-file", str(demo.data / "keys" / "fatima.key"))
+        page.fill("#passphrase", "not the passphrase")
+        page.click("#open-key")
+        page.wait_for_selector("#key-status.bad")
+        assert "passphrase" in page.text_content("#key-status").lower()
+        page.fill("#passphrase", DEMO_PASSPHRASE)
+        page.click("#open-key")
+        page.wait_for_selector(f"[data-vote-ballot='{ballot}']", timeout=120_000)
+        fatima = demo.info["voting"]["voters"]["fatima"]
+        assert fatima in page.text_content("#key-status")
+        form = page.locator(f"[data-vote-ballot='{ballot}']")
+        form.locator("input[value=english]").check()
+        form.locator("button[type=submit]").click()
+        page.wait_for_selector(
+            f"[data-vote-ballot='{ballot}'] .vote-status[data-recorded]", timeout=60_000
+        )
+        index = int(
+            page.get_attribute(f"[data-vote-ballot='{ballot}'] .vote-status", "data-recorded")
+        )
+        with page.expect_download() as dl:
+            page.click(f"#receipt-{ballot}")
+        receipt = tmp_path / "vote.tlog-proof"
+        dl.value.save_as(receipt)
+        page.screenshot(path=str(SCREENSHOTS / "en-residents.png"), full_page=True)
+    finally:
+        ctx.close()
+    record = httpx.get(f"{demo.seq}/v1/records/{index}").json()["record"]["envelope"]["statement"]
+    assert (record["type"], record["signer"], record["body"]) == (
+        "vote.cast",
+        fatima,
+        {"ballot": ballot, "choice": ["english"]},
+    )
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cli.main",
+            "vote",
+            "verify",
+            "--receipt",
+            str(receipt),
+            "--node",
+            demo.seq,
+            "--log-key",
+            demo.vkey,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "receipt verified" in out.stdout
+
+
+def test_a_dropped_receipt_is_verified_with_the_cli_steps(
+    demo: Demo, chromium: Any, tmp_path: Path
+) -> None:
+    good = Path(demo.info["voting"]["receipt"])
+    lines = good.read_bytes().split(b"\n")
+    # The same receipt claiming another index: step 2 (the record is not that index) fails.
+    bad = tmp_path / "bad.tlog-proof"
+    bad.write_bytes(
+        b"\n".join(line if not line.startswith(b"index ") else b"index 1" for line in lines)
+    )
+    ctx, page = _open_residents(demo, chromium)
+    try:
+        page.set_input_files("#receipt-file", str(good))
+        page.wait_for_selector("#receipt-result[data-ok]", timeout=60_000)
+        steps = page.eval_on_selector_all(
+            "#receipt-result [data-step]",
+            "els => els.map(e => [Number(e.dataset.step), e.dataset.status])",
+        )
+        assert steps == [[n, "skip" if n == 6 else "pass"] for n in range(1, 10)]
+        page.screenshot(path=str(SCREENSHOTS / "en-residents-receipt.png"), full_page=True)
+        page.set_input_files("#receipt-file", str(bad))
+        page.wait_for_function(
+            "document.querySelector('#receipt-result').dataset.ok === 'false'", timeout=60_000
+        )
+        statuses = dict(
+            page.eval_on_selector_all(
+                "#receipt-result [data-step]",
+                "els => els.map(e => [e.dataset.step, e.dataset.status])",
+            )
+        )
+        assert statuses["1"] == "pass" and statuses["2"] == "fail"
+    finally:
+        ctx.close()
