@@ -479,3 +479,68 @@ def test_a_dropped_receipt_is_verified_with_the_cli_steps(
         assert statuses["1"] == "pass" and statuses["2"] == "fail"
     finally:
         ctx.close()
+
+
+def test_the_page_is_served_at_the_root_without_shadowing_the_api(demo: Demo) -> None:
+    index = httpx.get(demo.seq + "/")
+    assert index.status_code == 200 and index.headers["content-type"].startswith("text/html")
+    assert 'src="web/js/app.js"' in index.text
+    js = httpx.get(demo.seq + "/web/js/verify/merkle.js")
+    assert js.status_code == 200 and "javascript" in js.headers["content-type"]
+    missing = httpx.get(demo.seq + "/v1/no-such-route")
+    assert missing.status_code == 404
+    assert missing.headers["content-type"].startswith("application/problem+json")
+    assert httpx.get(demo.seq + "/log/checkpoint").text.startswith(demo.info["origin"] + "\n")
+    assert "/" not in httpx.get(demo.seq + "/openapi.json").json()["paths"]
+    for n in demo.nodes:  # every role serves the page
+        assert httpx.get(n.url + "/").status_code == 200
+
+
+def test_usable_on_a_phone_and_from_the_keyboard(demo: Demo, chromium: Any) -> None:
+    ctx = chromium.new_context(
+        viewport={"width": 390, "height": 844},
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+        locale="zh-CN",
+    )
+    try:
+        page = open_page(ctx, f"{demo.seq}/#/community{demo.fragment()}")
+        for route in [
+            "community",
+            "ballots",
+            f"ballots/{demo.info['voting']['ballots']['budget']}",
+            "budget",
+            "expenses",
+            "accounts",
+            "residents",
+        ]:
+            goto_route(page, demo.seq, route)
+            assert page.evaluate("document.body.dataset.verification") == "ok", (
+                route,
+                checks(page),
+            )
+            # Nothing wider than the screen (tables scroll inside their own box).
+            assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), (
+                route
+            )
+            # Every control has an accessible name: a <label for>, aria-label or its text.
+            unlabelled = page.evaluate(
+                """() => [...document.querySelectorAll('input:not([hidden]), select, button')].filter(el =>
+                     !(el.labels && el.labels.length) && !el.getAttribute('aria-label') && !el.textContent.trim()
+                   ).map(el => el.outerHTML.slice(0, 80))"""
+            )
+            assert unlabelled == [], (route, unlabelled)
+            page.screenshot(
+                path=str(SCREENSHOTS / f"phone-zh-{route.replace('/', '-')}.png"), full_page=True
+            )
+        # Keyboard: the first Tab reaches the skip link, then the navigation.
+        goto_route(page, demo.seq, "community")
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.id") == "skip"
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.closest('nav') !== null")
+        page.keyboard.press("Enter")
+        page.wait_for_function("location.hash === '#/community'")
+    finally:
+        ctx.close()

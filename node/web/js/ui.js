@@ -30,13 +30,13 @@ function s(tag, attrs = {}, text) {
  */
 export function barChart(rows, { title, max } = {}) {
   const top = Math.max(1, max ?? Math.max(0, ...rows.map((r) => r.value)));
-  const W = 640, rowH = 34, labelW = 220, valueW = 130;
+  const W = 440, rowH = 34, labelW = 170, valueW = 100;
   const svg = s("svg", { viewBox: `0 0 ${W} ${rows.length * rowH + 8}`, role: "img", class: "chart" });
   svg.setAttribute("aria-label", title ?? "");
   if (title) svg.append(s("title", {}, title));
   rows.forEach((r, i) => {
     const y = i * rowH + 4;
-    const label = r.label.length > 28 ? `${r.label.slice(0, 27)}…` : r.label;
+    const label = r.label.length > 20 ? `${r.label.slice(0, 19)}…` : r.label;
     svg.append(s("text", { x: 0, y: y + 20, class: "chart-label" }, label));
     const w = Math.max(r.value > 0 ? 2 : 0, ((W - labelW - valueW) * r.value) / top);
     svg.append(s("rect", { x: labelW, y: y + 5, width: w, height: 20, rx: 3, class: `bar bar-${r.series ?? 0}` }));
