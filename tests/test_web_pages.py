@@ -23,12 +23,11 @@ import pytest
 from ledger.community import commitment
 from ledger.keys import load_key_file
 from ledger.statements import make_statement, sign_envelope
-from node.config import load_config
 from node.demo import DEMO_PASSPHRASE, build_demo
-from node.launcher import NodeProcess, start_node, wait_healthy
+from node.launcher import NodeProcess
 from tests.test_demo import _free_block
 from tests.web_proxy import tamper_proxy
-from tests.web_support import ROOT, SCREENSHOTS, browser
+from tests.web_support import ROOT, SCREENSHOTS, browser, start_nodes
 
 PAGES = [
     "community",
@@ -53,40 +52,6 @@ class Demo:
 
     def fragment(self) -> str:
         return f"?vkey={self.vkey}&genesis={self.genesis}"
-
-
-def start_nodes(data: Path, port: int) -> list[NodeProcess]:
-    """The demo's five nodes, as ``civic demo`` starts them, with a patient start-up wait
-    (the suite shares two cores with other work)."""
-    dirs = [
-        data / "sequencer",
-        *sorted(d for d in data.glob("witness-*") if d.is_dir()),
-        data / "mirror",
-    ]
-    urls = [f"http://127.0.0.1:{port}"] + [
-        str(load_config(d).extra["public_url"]) for d in dirs[1:]
-    ]
-    nodes: list[NodeProcess] = []
-    try:
-        for d, url in zip(dirs, urls, strict=True):
-            peers = [a for u in urls if u != url for a in ("--peer", u)]
-            p = int(url.rsplit(":", 1)[1])
-            nodes.append(
-                start_node(
-                    d,
-                    p,
-                    [*peers, "--gossip-interval", "2"],
-                    log_file=data / f"{d.name}.log",
-                    wait=False,
-                )
-            )
-        for n in nodes:
-            wait_healthy(n.url, timeout=180, proc=n.proc)
-    except BaseException:
-        for n in reversed(nodes):
-            n.stop()
-        raise
-    return nodes
 
 
 @pytest.fixture(scope="module")

@@ -51,7 +51,7 @@ def test_every_literal_message_key_used_in_the_code_is_in_the_catalogue() -> Non
             "figures",
         ],
         "status_": ["pass", "fail", "pending", "skip"],
-        "verdict_": ["ok", "failed", "pending"],
+        "verdict_": ["ok", "failed", "pending", "off", "no_trust"],
         "ballot_kind_": ["yes_no", "single", "approval", "budget"],
         "ballot_status_": ["open", "closed", "cancelled"],
         "expense_status_": ["requested", "approved", "paid", "rejected", "withdrawn", "expired"],

@@ -18,6 +18,9 @@ from typing import Any
 
 import pytest
 
+from node.config import load_config
+from node.launcher import NodeProcess, start_node, wait_healthy
+
 ROOT = Path(__file__).parent.parent
 WEB = ROOT / "node" / "web"
 SCREENSHOTS = Path(__file__).parent / "output" / "screenshots"
@@ -71,3 +74,37 @@ def static_server(directory: Path = WEB) -> Iterator[str]:
     finally:
         srv.shutdown()
         srv.server_close()
+
+
+def start_nodes(data: Path, port: int) -> list[NodeProcess]:
+    """The demo's five nodes, as ``civic demo`` starts them, with a patient start-up wait
+    (the suite shares two cores with other work)."""
+    dirs = [
+        data / "sequencer",
+        *sorted(d for d in data.glob("witness-*") if d.is_dir()),
+        data / "mirror",
+    ]
+    urls = [f"http://127.0.0.1:{port}"] + [
+        str(load_config(d).extra["public_url"]) for d in dirs[1:]
+    ]
+    nodes: list[NodeProcess] = []
+    try:
+        for d, url in zip(dirs, urls, strict=True):
+            peers = [a for u in urls if u != url for a in ("--peer", u)]
+            p = int(url.rsplit(":", 1)[1])
+            nodes.append(
+                start_node(
+                    d,
+                    p,
+                    [*peers, "--gossip-interval", "2"],
+                    log_file=data / f"{d.name}.log",
+                    wait=False,
+                )
+            )
+        for n in nodes:
+            wait_healthy(n.url, timeout=180, proc=n.proc)
+    except BaseException:
+        for n in reversed(nodes):
+            n.stop()
+        raise
+    return nodes

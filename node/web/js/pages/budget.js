@@ -7,6 +7,12 @@ import { getJson } from "../api.js";
 
 export async function render(el, session) {
   const [budget, ex] = await Promise.all([getJson("/v1/funds/budget"), getJson("/v1/funds/expenses?limit=1000")]);
+  if (!session.off) await verify(session, budget, ex);
+  draw(el, budget);
+}
+
+/** Each line's figures against the proven budget.set and expense records. */
+async function verify(session, budget, ex) {
   const sums = new Map(); // line key -> {spent, requested}
   const add = (key, field, n) => {
     const s = sums.get(key) ?? { spent: 0, requested: 0 };
@@ -33,6 +39,9 @@ export async function render(el, session) {
     session.claim(s.spent === line.spent, `budget line ${line.key}: spent ${line.spent}, the proven payments add up to ${s.spent}`);
     session.claim(s.requested === line.requested, `budget line ${line.key}: requested ${line.requested}, the proven open requests add up to ${s.requested}`);
   }
+}
+
+function draw(el, budget) {
   const periods = [...new Set(budget.lines.map((l) => l.period))].sort();
   fill(el, 
     h("h1", {}, t("budget_title")),
