@@ -16,7 +16,7 @@ import pytest
 
 from ledger import merkle
 from ledger.canonical import canonical_json
-from ledger.keys import keypair_from_seed
+from ledger.keys import encrypt_key, keypair_from_seed
 from ledger.notes import (
     Checkpoint,
     Policy,
@@ -336,3 +336,72 @@ def test_record_leaf_hash_from_exact_bytes(page: Any) -> None:
     got = page.evaluate("async (b) => V.hex(await V.leafHash(V.b64decode(b)))", b64(record))
     assert got == merkle.leaf_hash(record).hex()
     assert json.loads(record)["index"] == 3
+
+
+def test_key_files_open_in_the_browser_as_in_the_cli(page: Any) -> None:
+    kp = keypair_from_seed(b"\x0b" * 32)
+    files = {
+        "min": (encrypt_key(kp, "pässwörd", "min").decode(), "pa\u0308sswo\u0308rd"),  # NFD input
+        "interactive": (encrypt_key(kp, "correct horse", "interactive").decode(), "correct horse"),
+    }
+    doc = json.loads(files["min"][0])
+    doc["key_id"] = keypair_from_seed(b"\x0c" * 32).key_id
+    altered = json.dumps(doc)
+    got = page.evaluate(
+        """async ([files, altered]) => {
+          const K = await import('/js/keyfile.js');
+          const open = async (text, pass) => {
+            try { return (await K.openKeyFile(new TextEncoder().encode(text), pass)).keyId; }
+            catch (e) { if (!(e instanceof K.KeyFileError)) throw e; return e.key; }
+          };
+          return {
+            min: await open(...files.min),
+            interactive: await open(...files.interactive),
+            wrong: await open(files.min[0], 'not it'),
+            altered: await open(altered, files.min[1]),
+            junk: await open('{"format": 1}', 'x'),
+          };
+        }""",
+        [files, altered],
+    )
+    assert got == {
+        "min": kp.key_id,
+        "interactive": kp.key_id,
+        "wrong": "key_wrong_passphrase",
+        "altered": "key_altered",
+        "junk": "key_not_key_file",
+    }
+
+
+def test_the_tweetnacl_fallback_verifies_like_webcrypto(page: Any) -> None:
+    """Without WebCrypto's Ed25519 the vendored TweetNaCl gives the same verdicts."""
+    log = signer_from_seed(ORIGIN, b"\x0d" * 32)
+    cp = Checkpoint(ORIGIN, 3, merkle.leaf_hash(b"r"))
+    good = sign_checkpoint(cp, log).decode()
+    bad = good.replace(b64(cp.root_hash), b64(merkle.leaf_hash(b"s")))
+    assert page.evaluate("V.ed25519Backend()") == "webcrypto"
+    ctx = page.context.browser.new_context()
+    try:
+        p2 = ctx.new_page()
+        # Make WebCrypto refuse Ed25519 before the verifier first looks for it.
+        p2.add_init_script(
+            """const orig = crypto.subtle.importKey.bind(crypto.subtle);
+               crypto.subtle.importKey = (f, k, alg, ...rest) =>
+                 (alg && (alg === 'Ed25519' || alg.name === 'Ed25519')) ? Promise.reject(new Error('no')) : orig(f, k, alg, ...rest);"""
+        )
+        p2.goto(page.url)
+        got = p2.evaluate(
+            """async ([vkey, good, bad]) => {
+              const V = await import('/js/verify/index.js');
+              const key = await V.parseVkey(vkey);
+              const out = [await V.ed25519Backend()];
+              for (const n of [good, bad]) {
+                try { await V.openCheckpoint(n, key); out.push('ok'); } catch (e) { out.push(e.check); }
+              }
+              return out;
+            }""",
+            [log.verifier().vkey(), good, bad],
+        )
+    finally:
+        ctx.close()
+    assert got == ["tweetnacl", "ok", "log signature"]
