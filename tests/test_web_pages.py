@@ -29,6 +29,9 @@ from tests.test_demo import _free_block
 from tests.web_proxy import tamper_proxy
 from tests.web_support import ROOT, SCREENSHOTS, browser, start_nodes
 
+# One demo and one browser per module: keep the tests on one xdist worker.
+pytestmark = pytest.mark.xdist_group("web-demo")
+
 PAGES = [
     "community",
     "ballots",
@@ -507,5 +510,21 @@ def test_usable_on_a_phone_and_from_the_keyboard(demo: Demo, chromium: Any) -> N
         assert page.evaluate("document.activeElement.closest('nav') !== null")
         page.keyboard.press("Enter")
         page.wait_for_function("location.hash === '#/community'")
+    finally:
+        ctx.close()
+
+
+def test_zz_a_mirrors_page_keeps_working_while_the_sequencer_is_down(
+    demo: Demo, chromium: Any
+) -> None:
+    """Last in the module: it stops the sequencer."""
+    demo.nodes[0].stop()
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(demo.seq + "/healthz", timeout=2)
+    ctx = chromium.new_context()
+    try:
+        page = open_page(ctx, f"{demo.mirror}/#/ballots{demo.fragment()}")
+        assert page.evaluate("document.body.dataset.verification") == "ok", checks(page)
+        assert page.locator("[data-ballot]").count() == len(demo.info["voting"]["ballots"])
     finally:
         ctx.close()
