@@ -6,6 +6,8 @@ import { getJson } from "../api.js";
 
 const TX_FIELDS = ["record_index", "leaf_hash", "time", "kind", "from_account", "to_account", "amount_minor", "amount", "currency", "expense", "reverses", "counterparty", "description", "documents", "signer"];
 const BUDGET_FIELDS = ["period", "category", "currency", "budgeted_minor", "committed_minor", "spent_minor", "remaining_minor", "record_index", "leaf_hash"];
+// The page shows (and proves) the first SHOWN transactions; the export has them all.
+const SHOWN = 200;
 const TYPES = { income: "funds.income", payment: "funds.expense.pay", transfer: "funds.transfer", reversal: "funds.transaction.reverse" };
 
 function csvCell(v) {
@@ -23,7 +25,7 @@ function decimal(minor, currency) {
 }
 
 export async function render(el, session) {
-  const [acc, txs, budget] = await Promise.all([getJson("/v1/funds/accounts"), getJson("/v1/funds/transactions?limit=1000"), getJson("/v1/funds/budget")]);
+  const [acc, txs, budget] = await Promise.all([getJson("/v1/funds/accounts"), getJson(`/v1/funds/transactions?limit=${SHOWN}`), getJson("/v1/funds/budget")]);
   for (const a of acc.accounts) {
     const st = await session.statement(a.opened_at);
     session.claim(st.type === "funds.account.open" && st.body.code === a.code, `account ${a.id}: record ${a.opened_at} does not open it`);
@@ -35,7 +37,7 @@ export async function render(el, session) {
     session.claim(p.leafHash === tx.leaf_hash && st.type === TYPES[tx.kind] && (st.body.amount === undefined || st.body.amount === tx.amount), `transaction ${tx.id}: kind or amount differs from its record`);
     for (const post of tx.postings) balances.set(post.account, (balances.get(post.account) ?? 0) + post.amount);
   }
-  const complete = txs.transactions.length === (txs.total ?? txs.transactions.length);
+  const complete = txs.next === null;
   if (complete) {
     for (const a of acc.accounts) session.claim((balances.get(a.id) ?? 0) === a.balance, `account ${a.id}: balance ${a.balance}, its proven transactions add up to ${balances.get(a.id) ?? 0}`);
   }
@@ -43,12 +45,20 @@ export async function render(el, session) {
     const p = await session.prove(l.set_at);
     session.claim(p.leafHash === l.leaf_hash, `budget line ${l.key}: leaf hash differs from record ${l.set_at}`);
   }
-  const exportTx = () =>
+  const exportTx = async () => {
+    // Every page of the node's transactions (each row names the record that proves it).
+    const all = [...txs.transactions];
+    for (let next = txs.next; next !== null; ) {
+      const page = await getJson(`/v1/funds/transactions?after=${next}&limit=5000`);
+      all.push(...page.transactions);
+      next = page.next;
+    }
     download(
       "transactions.csv",
-      csv(TX_FIELDS, txs.transactions.map((x) => [x.index, x.leaf_hash, x.time, x.kind, x.from_account, x.to_account, x.amount, decimal(x.amount, x.currency), x.currency, x.expense ?? "", x.reverses ?? "", x.counterparty ?? "", x.description, x.documents.join(" "), x.by])),
+      csv(TX_FIELDS, all.map((x) => [x.index, x.leaf_hash, x.time, x.kind, x.from_account, x.to_account, x.amount, decimal(x.amount, x.currency), x.currency, x.expense ?? "", x.reverses ?? "", x.counterparty ?? "", x.description, x.documents.join(" "), x.by])),
       "text/csv",
     );
+  };
   const exportBudget = () =>
     download("budget.csv", csv(BUDGET_FIELDS, budget.lines.map((b) => [b.period, b.category, b.currency, b.budgeted, b.committed, b.spent, b.remaining, b.set_at, b.leaf_hash])), "text/csv");
   const name = (id) => acc.accounts.find((a) => a.id === id)?.title ?? id;
@@ -58,6 +68,7 @@ export async function render(el, session) {
       "section",
       { class: "card" },
       h("h2", {}, t("accounts_balances")),
+      complete ? null : h("p", { class: "muted" }, t("balances_unverified", { n: SHOWN })),
       barChart(acc.accounts.map((a) => ({ label: a.title, value: a.balance, text: fmtMoney(a.balance, a.currency), series: 0 })), { title: t("accounts_balances") }),
       table(
         [t("account"), t("balance"), t("record")],
