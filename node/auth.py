@@ -145,12 +145,12 @@ class NonceBook:
     owns its data folder, so a lock in the process is enough.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, now: int | None = None) -> None:
         self.path = path
         self._lock = threading.Lock()
         self._seen: dict[tuple[str, str], int] = {}
         self._lines = 0
-        now = int(time.time())
+        now = int(time.time()) if now is None else now
         try:
             text = path.read_text(encoding="ascii", errors="replace")
         except FileNotFoundError:
@@ -209,8 +209,11 @@ def verify_request(request: Request, now: int) -> SignedRequest:
         query = bytes(scope.get("query_string", b"")).decode("ascii")
     except UnicodeDecodeError as exc:
         raise InputError("the request target is not ASCII") from exc
-    authority = request.headers.get("host", "")
-    return check_signature(request.method, authority, path, query, request.headers, now)
+    # RFC 9421 §2.1: a field sent on several lines is signed as its values joined by ", ",
+    # so a second Content-Type line added to a captured request breaks the signature.
+    headers = {k: ", ".join(request.headers.getlist(k)) for k in request.headers}
+    authority = headers.get("host", "")
+    return check_signature(request.method, authority, path, query, headers, now)
 
 
 def authenticate(
