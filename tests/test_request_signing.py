@@ -6,16 +6,10 @@ import base64
 import hashlib
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.serialization import (
-    Encoding,
-    PublicFormat,
-    load_pem_private_key,
-)
 
 from client.signing import signature_headers
 from ledger.errors import ForbiddenError, InputError, SignatureError
-from ledger.keys import key_id, verify_signature
+from ledger.keys import KeyPair, verify_signature
 from ledger.request_signing import (
     TAG,
     SignatureParams,
@@ -64,10 +58,11 @@ NOW = 1_793_000_000
 URL = "http://node.example:8000/v1/documents/ab"
 
 
-def _rfc_key() -> Ed25519PrivateKey:
-    k = load_pem_private_key(RFC_ED25519_PEM, password=None)
-    assert isinstance(k, Ed25519PrivateKey)
-    return k
+def _rfc_key() -> KeyPair:
+    # PKCS#8 for Ed25519 (RFC 8410 §7): a 16-byte prefix, then the 32-byte seed.
+    der = base64.b64decode(b"".join(RFC_ED25519_PEM.splitlines()[1:-1]))
+    assert len(der) == 48 and der[:16] == bytes.fromhex("302e020100300506032b657004220420")
+    return KeyPair(der[16:])
 
 
 def test_rfc9421_b26_ed25519_vector() -> None:
@@ -82,9 +77,10 @@ def test_rfc9421_b26_ed25519_vector() -> None:
     assert params.get("keyid") == "test-key-ed25519" and params.get("created") == 1618884473
     rfc_key = _rfc_key()
     assert rfc_key.sign(base) == sig == base64.b64decode(RFC_B26_SIGNATURE)
-    public = rfc_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-    assert verify_signature(key_id(public), base, sig)
-    assert not verify_signature(key_id(public), base.replace(b"/foo", b"/bar"), sig)
+    # The public key of RFC 9421 §B.1.4, MCowBQYDK2VwAyEA + its 32 bytes.
+    assert rfc_key.public_key == base64.b64decode("JrQLj5P/89iXES9+vFgrIy29clF9CC/oPPsw3c5D0bs=")
+    assert verify_signature(rfc_key.key_id, base, sig)
+    assert not verify_signature(rfc_key.key_id, base.replace(b"/foo", b"/bar"), sig)
     assert (
         format_signature_headers(params, sig)["Signature-Input"].split("=", 1)[1]
         == (RFC_B26_INPUT.split("=", 1)[1])
