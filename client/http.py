@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from client.signing import authorization_header
+from client.signing import sign_request
 from ledger.errors import (
     CivicError,
     ConflictError,
@@ -75,8 +75,11 @@ class NodeClient:
         self.close()
 
     def _request(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        return self._send(self._http.build_request(method, self.url + path, **kw), path)
+
+    def _send(self, request: httpx.Request, path: str) -> httpx.Response:
         try:
-            r = self._http.request(method, self.url + path, **kw)
+            r = self._http.send(request)
         except httpx.HTTPError as exc:
             raise NetworkError(
                 f"cannot reach node {self.url}: {exc or type(exc).__name__}"
@@ -137,12 +140,12 @@ class NodeClient:
 
     def signed_request(self, method: str, path: str, key: KeyPair, **kw: Any) -> httpx.Response:
         """``METHOD path`` signed with the committee ``key`` (document uploads, private
-        reads, erasures); ``kw`` goes to httpx (``content``, ``json``, ``headers``)."""
-        headers = {
-            **kw.pop("headers", {}),
-            "Authorization": authorization_header(key, method, path),
-        }
-        return self._request(method, path, headers=headers, **kw)
+        reads, erasures); ``kw`` goes to httpx (``content``, ``json``, ``headers``).
+
+        Signed per RFC 9421 over the method, authority, path, query and the body's
+        Content-Digest, with a fresh nonce (see :mod:`client.signing`)."""
+        request = self._http.build_request(method, self.url + path, **kw)
+        return self._send(sign_request(key, request), path)
 
     def signed(self, method: str, path: str, key: KeyPair) -> Any:
         """A signed request with no body, decoded as JSON."""

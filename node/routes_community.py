@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 
 from ledger.community import community_view, members_view
-from ledger.errors import ForbiddenError, NotFoundError
-from node.auth import verify_authorization
+from ledger.errors import NotFoundError
+from node.auth import authenticate, request_body
 from node.context import NodeContext, get_ctx
 
 __all__ = ["router"]
@@ -48,25 +47,24 @@ def member(key_id: str, ctx: Ctx) -> dict[str, Any]:
     return {"key": key_id, "resident": m, "committee": c is not None}
 
 
-def _committee_caller(request: Request, ctx: NodeContext) -> str:
+Body = Annotated[bytes, Depends(request_body)]
+
+
+def _committee_caller(request: Request, body: bytes, ctx: NodeContext) -> str:
     st = ctx.state()
-    window = int(st.peek("policy", "current", {}).get("statement_window_seconds", 900))
-    key = verify_authorization(
-        request.headers.get("authorization"),
-        request.method,
-        request.url.path,
-        datetime.now(UTC),
-        window,
+    return authenticate(
+        request,
+        body,
+        ctx,
+        lambda key: key in st.rows("committee"),
+        "only committee members may read or erase private data",
     )
-    if key not in st.rows("committee"):
-        raise ForbiddenError("only committee members may read or erase private data")
-    return key
 
 
 @router.get("/members/{key_id}/private")
-def read_private(key_id: str, request: Request, ctx: Ctx) -> dict[str, Any]:
+def read_private(key_id: str, request: Request, body: Body, ctx: Ctx) -> dict[str, Any]:
     """The opening of a resident's unit commitment (signed committee request)."""
-    _committee_caller(request, ctx)
+    _committee_caller(request, body, ctx)
     rows = ctx.private().read(key_id)
     if not rows:
         raise NotFoundError(f"no private data is held for {key_id}")
@@ -74,8 +72,8 @@ def read_private(key_id: str, request: Request, ctx: Ctx) -> dict[str, Any]:
 
 
 @router.delete("/members/{key_id}/private")
-def erase_private(key_id: str, request: Request, ctx: Ctx) -> dict[str, Any]:
+def erase_private(key_id: str, request: Request, body: Body, ctx: Ctx) -> dict[str, Any]:
     """Erase the private opening; the log and its proofs stay intact (signed committee request)."""
-    by = _committee_caller(request, ctx)
+    by = _committee_caller(request, body, ctx)
     n = ctx.private().erase(key_id)
     return {"key": key_id, "erased": n, "by": by}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import time
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -32,7 +33,14 @@ from funds.views import (
 )
 from ledger.community import is_active_resident
 from ledger.errors import ForbiddenError, InputError, NotFoundError, TooLargeError
-from node.auth import verify_authorization
+from node.auth import (
+    authenticate,
+    check_body,
+    is_signed,
+    nonces_of,
+    request_body,
+    verify_request,
+)
 from node.context import NodeContext, get_ctx
 from node.documents import documents_of
 
@@ -44,23 +52,19 @@ ID = r"^(0|[1-9][0-9]{0,15})$"
 LABEL = r"^p-[0-9a-f]{8,32}$"
 
 
-def _signed_caller(request: Request, ctx: NodeContext) -> str:
-    """The key id that signed this request (``Authorization: Civic ...``)."""
-    window = int(ctx.state().peek("policy", "current", {}).get("statement_window_seconds", 900))
-    return verify_authorization(
-        request.headers.get("authorization"),
-        request.method,
-        request.url.path,
-        datetime.now(UTC),
-        window,
+Body = Annotated[bytes, Depends(request_body)]
+
+
+def _committee_caller(request: Request, body: bytes, ctx: NodeContext, what: str) -> str:
+    """The committee key that signed this request (RFC 9421, see :mod:`node.auth`)."""
+    st = ctx.state()
+    return authenticate(
+        request,
+        body,
+        ctx,
+        lambda key: key in st.rows("committee"),
+        f"only committee members may {what}",
     )
-
-
-def _committee_caller(request: Request, ctx: NodeContext, what: str) -> str:
-    key = _signed_caller(request, ctx)
-    if key not in ctx.state().rows("committee"):
-        raise ForbiddenError(f"only committee members may {what}")
-    return key
 
 
 # --- reads ------------------------------------------------------------------------------
@@ -159,22 +163,22 @@ class ResolveIn(BaseModel):
 
 
 @router.post("/funds/payees/resolve")
-def resolve_payee(body: ResolveIn, request: Request, ctx: Ctx) -> dict[str, Any]:
+def resolve_payee(body: ResolveIn, request: Request, raw: Body, ctx: Ctx) -> dict[str, Any]:
     """The label already used for this private payee, if any (signed committee request).
 
     Lets the committee keep one stable pseudonym per person: the name is compared with
     the openings this node holds; after an erasure the person gets a new label.
     """
-    _committee_caller(request, ctx, "look up private payees")
+    _committee_caller(request, raw, ctx, "look up private payees")
     return {"label": ctx.private().label_of("funds.expense.request", body.name)}
 
 
 @router.get("/funds/payees/{label}/private")
 def read_payee(
-    label: Annotated[str, Path(pattern=LABEL)], request: Request, ctx: Ctx
+    label: Annotated[str, Path(pattern=LABEL)], request: Request, body: Body, ctx: Ctx
 ) -> dict[str, Any]:
     """The openings (identity and salt) of a private payee's commitments (committee only)."""
-    _committee_caller(request, ctx, "read private payee data")
+    _committee_caller(request, body, ctx, "read private payee data")
     rows = [r for r in ctx.private().read(label) if r["kind"] == "funds.expense.request"]
     if not rows:
         raise NotFoundError(f"no private data is held for payee {label}")
@@ -183,10 +187,10 @@ def read_payee(
 
 @router.delete("/funds/payees/{label}/private")
 def erase_payee(
-    label: Annotated[str, Path(pattern=LABEL)], request: Request, ctx: Ctx
+    label: Annotated[str, Path(pattern=LABEL)], request: Request, body: Body, ctx: Ctx
 ) -> dict[str, Any]:
     """Erase a private payee's identity; the log, its proofs and every total stay intact."""
-    by = _committee_caller(request, ctx, "erase private payee data")
+    by = _committee_caller(request, body, ctx, "erase private payee data")
     n = ctx.private().erase(label)
     return {"label": label, "erased": n, "by": by}
 
@@ -208,7 +212,11 @@ async def upload(request: Request, ctx: Ctx) -> dict[str, Any]:
     member or an active resident. Publish its hash with ``funds.document.publish`` next."""
     import anyio
 
-    key = _signed_caller(request, ctx)
+    # The signature and the key are checked before the body is read; the body against the
+    # signed Content-Digest after (RFC 9530), and only then is the nonce spent.
+    now = int(time.time())
+    signed = verify_request(request, now)
+    key = signed.key_id
     st = ctx.state()
     if key not in st.rows("committee") and not is_active_resident(st, key, datetime.now(UTC)):
         raise ForbiddenError("documents are uploaded by committee members or active residents")
@@ -224,8 +232,10 @@ async def upload(request: Request, ctx: Ctx) -> dict[str, Any]:
             raise TooLargeError(f"documents are limited to {store.max_bytes} bytes")
         chunks.append(chunk)
     data = b"".join(chunks)
+    check_body(signed, data)
     if not data:
         raise InputError("the document is empty")
+    await anyio.to_thread.run_sync(nonces_of(ctx).consume, key, signed.nonce, signed.created, now)
     media = request.headers.get("content-type", "application/octet-stream").split(";")[0]
     info = await anyio.to_thread.run_sync(store.put, data, media.strip().lower(), key)
     published = st.peek("funds_document", info.sha256)
@@ -240,16 +250,24 @@ async def upload(request: Request, ctx: Ctx) -> dict[str, Any]:
         404: {"description": "this node holds no such document"},
     },
 )
-def download(sha256: str, request: Request, ctx: Ctx) -> Response:
+def download(sha256: str, request: Request, body: Body, ctx: Ctx) -> Response:
     """A document by its SHA-256. Public documents to anyone; private (or not yet
     published) ones only to a signed request by a committee member."""
     if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
         raise InputError(f"{sha256!r} is not a SHA-256 in 64 lowercase hex digits")
     published = ctx.state().peek("funds_document", sha256)
-    data, info = documents_of(ctx).read(sha256)
     public = published is not None and published["public"] is True
     if not public:
-        _committee_caller(request, ctx, "read private or unpublished documents")
+        # Issue 10 item 9: an unsigned caller gets one answer whether the node holds a
+        # private document of that hash or none, so existence does not leak; a signed
+        # one is checked before the store is looked at, so its answer does not either.
+        if not is_signed(request.headers):
+            raise NotFoundError(
+                f"no public document {sha256} here; private documents are served only "
+                "to signed committee requests"
+            )
+        _committee_caller(request, body, ctx, "read private or unpublished documents")
+    data, info = documents_of(ctx).read(sha256)
     digest = base64.b64encode(hashlib.sha256(data).digest()).decode()
     return Response(
         content=data,

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from client.signing import authorization_header
+from client.signing import signature_headers
 from ledger import merkle
 from ledger.c2sp.checkpoint import open_checkpoint
 from ledger.c2sp.note import parse_vkey
@@ -180,19 +180,17 @@ def test_private_opening_read_and_erase(client: TestClient) -> None:
     )
     path = f"/v1/members/{resident.key_id}/private"
     assert client.get(path).status_code == 403
-    outsider = {"Authorization": authorization_header(key("outsider"), "GET", path)}
+    url = "http://testserver" + path
+    outsider = signature_headers(key("outsider"), "GET", url)
     assert client.get(path, headers=outsider).status_code == 403
-    hdr = {"Authorization": authorization_header(COMMITTEE[1], "GET", path)}
-    got = client.get(path, headers=hdr).json()
+    got = client.get(path, headers=signature_headers(COMMITTEE[1], "GET", url)).json()
     assert got["openings"][0]["value"] == "Block 9"
-    wrong_method = {"Authorization": authorization_header(COMMITTEE[1], "GET", path)}
+    wrong_method = signature_headers(COMMITTEE[1], "GET", url)
     assert client.delete(path, headers=wrong_method).status_code == 401
     cp_before = client.get("/log/checkpoint").content
-    d = client.delete(
-        path, headers={"Authorization": authorization_header(COMMITTEE[1], "DELETE", path)}
-    )
+    d = client.delete(path, headers=signature_headers(COMMITTEE[1], "DELETE", url))
     assert d.status_code == 200 and d.json()["erased"] == 1
-    assert client.get(path, headers=hdr).status_code == 404
+    assert client.get(path, headers=signature_headers(COMMITTEE[1], "GET", url)).status_code == 404
     # The log is untouched: same checkpoint, the commitment is still there.
     assert client.get("/log/checkpoint").content == cp_before
     assert client.get(f"/v1/members/{resident.key_id}").json()["resident"]["unit_commitment"]
