@@ -169,6 +169,7 @@ class NodeContext:
             self.name,
             replica=replica,
             state=self.state,
+            recheck_rules=self.rules if self.role == "sequencer" else None,
         )
         self.services["gossip"] = gossip
         gossip.start()

@@ -34,11 +34,13 @@ from ledger.errors import CivicError, IntegrityError, ProofError, SelfIntegrityE
 from ledger.evidence import integrity_alert
 from ledger.log import Log
 from ledger.records import GENESIS_PREV, parse_record
+from ledger.ruleset import RuleSet
+from ledger.state import State, apply_record
 from node.cosigning import WitnessedLog
 from node.evidence import EvidenceStore
 from node.problems import problem
 
-__all__ = ["IntegrityPass", "PassStatus", "ServedProofs", "write_refusal"]
+__all__ = ["IntegrityPass", "PassStatus", "ServedProofs", "first_rule_break", "write_refusal"]
 
 log = logging.getLogger("civic.integrity")
 
@@ -303,6 +305,30 @@ class IntegrityPass(threading.Thread):
         self._last = (size, time.time())
         self._restart()
         return None
+
+
+def first_rule_break(
+    log_: Log, rules: RuleSet, stop: int, batch: int = 4096
+) -> tuple[int, str] | None:
+    """Replay records [0, ``stop``) from genesis into a fresh state, as a witness does; the
+    index and reason of the first record that breaks a rule, or None.
+
+    A sequencer's state views are its own writing, so a peer's claim that one of its
+    records breaks a rule is checked against this replay, not against those views.
+    """
+    state = State(rules)
+    lo = 0
+    while lo < stop:
+        hi = min(stop, lo + batch)
+        for k, data in enumerate(log_.entries(lo, hi)):
+            try:
+                apply_record(state, parse_record(data))
+            except CivicError as exc:
+                return lo + k, exc.message
+            except Exception as exc:  # any failure of a record is its fault
+                return lo + k, f"{type(exc).__name__}: {exc}"
+        lo = hi
+    return None
 
 
 def write_refusal(evidence: EvidenceStore | None) -> JSONResponse | None:
