@@ -194,3 +194,19 @@ def test_http_sequencer_with_evidence_refuses_statements_and_says_why(tmp_path: 
         assert "evidence against its own log" in body["title"]
         assert "When a node holds evidence" in body["detail"] and body["reasons"]
         assert c.get("/healthz").json()["size"] == size
+
+
+def test_audit_counts_a_nodes_own_integrity_finding_as_incomplete(seq: NodeContext) -> None:
+    # Not checkable by the auditor, but what that node serves is not to be relied on: the
+    # audit may not come out clean (it was a note before, issue 10 item 4).
+    from audits.findings import Severity, verdict
+    from audits.found import Collector
+    from audits.witnesses import _one_evidence
+    from ledger.evidence import integrity_alert
+
+    col = Collector()
+    item = integrity_alert(ORIGIN, "tree node (level 2, index 10) does not match", 40).to_json()
+    _one_evidence(col, seq.log.verifier, "http://node", item)
+    (f,) = col.found().findings
+    assert f.code == "node.integrity" and f.index == 40
+    assert verdict([f]) is Severity.INCOMPLETE
