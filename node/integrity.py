@@ -30,7 +30,14 @@ from fastapi.responses import JSONResponse
 
 from ledger import merkle
 from ledger.c2sp.checkpoint import open_checkpoint
-from ledger.errors import CivicError, IntegrityError, ProofError, SelfIntegrityError
+from ledger.errors import (
+    CivicError,
+    InputError,
+    IntegrityError,
+    ProofError,
+    SelfIntegrityError,
+    VerificationError,
+)
 from ledger.evidence import integrity_alert
 from ledger.log import Log
 from ledger.records import GENESIS_PREV, parse_record
@@ -87,10 +94,11 @@ class ServedProofs:
             proof = self.log.consistency_proof(size, newest.size)
             merkle.verify_consistency(size, newest.size, proof, claimed, newest.root_hash)
             return claimed
-        except (CivicError, ValueError) as exc:
-            msg = exc.message if isinstance(exc, CivicError) else str(exc)
+        except (IntegrityError, VerificationError, InputError) as exc:
+            # Not a StorageError: a database that is away for a moment is not evidence.
             raise self._fail(
-                f"the stored tree of size {size} does not match the log's signed checkpoints: {msg}"
+                f"the stored tree of size {size} does not match the log's signed checkpoints: "
+                f"{exc.message}"
             ) from exc
 
     def inclusion(self, index: int, size: int) -> list[bytes]:
@@ -291,7 +299,7 @@ class IntegrityPass(threading.Thread):
             if note is None:
                 return self._record(f"no signed checkpoint of size {size} is stored", None, None)
             cp, _ = open_checkpoint(note, self.log.verifier)
-        except CivicError as exc:
+        except (VerificationError, InputError) as exc:
             return self._record(f"the checkpoint of size {size}: {exc.message}", None, None)
         root = self._frontier.root()
         if cp.root_hash != root:
