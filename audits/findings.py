@@ -76,6 +76,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "view.mismatch": (_E, "a node publishes a view that differs from the replayed state"),
     "node.evidence": (_E, "a node holds verified evidence of misbehaviour"),
     "node.unreachable": (_I, "a node did not answer"),
+    "node.integrity": (_I, "a node reports that its own stored log fails its integrity check"),
     "node.incomplete": (_I, "an object or view could not be obtained from any node"),
     "audit.stopped": (_I, "the audit could not verify the whole log"),
     # notes

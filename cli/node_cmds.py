@@ -42,6 +42,11 @@ def start(
         "--witness-retry",
         help="Sequencer: longest wait before retrying a silent witness (saved; default 5).",
     ),
+    integrity_interval: float | None = typer.Option(
+        None,
+        "--integrity-interval",
+        help="Seconds between ticks of the background integrity pass (saved; default 1).",
+    ),
 ) -> None:
     """Serve the node's API until interrupted; flags given are saved in DIR/node.json.
 
@@ -73,6 +78,7 @@ def start(
         ("gossip_interval", gossip_interval),
         ("follow_interval", follow_interval),
         ("witness_retry", witness_retry),
+        ("integrity_interval", integrity_interval),
     ):
         if value is not None:
             if value <= 0:

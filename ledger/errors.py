@@ -14,6 +14,8 @@
     │   └── TooLargeError           a body or record exceeds a size limit
     ├── StorageError                the database refused or is inconsistent
     │   └── IntegrityError          stored data no longer matches its own proofs (tampering)
+    │       └── SelfIntegrityError  a node refuses to serve or sequence: it holds evidence
+    │                               against its own log (503)
     └── NetworkError                a node did not answer, or answered nonsense
 
 Every class carries the HTTP status the API answers with and a short problem ``title``;
@@ -32,6 +34,7 @@ __all__ = [
     "NotFoundError",
     "ProofError",
     "RuleViolation",
+    "SelfIntegrityError",
     "SignatureError",
     "StorageError",
     "TooLargeError",
@@ -105,6 +108,14 @@ class StorageError(CivicError):
 
 class IntegrityError(StorageError):
     title = "Stored data failed verification"
+
+
+class SelfIntegrityError(IntegrityError):
+    """The node found its own stored log inconsistent with what it signed, and holds that as
+    evidence against itself: it refuses the answer (or the write) rather than serve it."""
+
+    status = 503
+    title = "Node failed its own integrity check"
 
 
 class NetworkError(CivicError):

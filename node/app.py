@@ -80,6 +80,12 @@ def create_app(data_dir: Path) -> FastAPI:
             "role": ctx.cfg.role,
             "size": ctx.log.size,
         }
+        check = ctx.services.get("integrity")
+        if check is not None:
+            body["integrity"] = check.status().to_json()
+        if ctx.role == "sequencer":
+            # A sequencer holding evidence against its own log takes no statement (issue 10).
+            body["accepting_statements"] = not reasons
         if reasons:
             body["reasons"] = reasons
             body["evidence"] = "/v1/evidence"

@@ -61,6 +61,10 @@ class NodeConfig:
     gossip_interval: float = 5.0
     follow_interval: float = 1.0
     witness_retry: float = 5.0
+    # The background integrity pass (node.integrity): seconds between ticks, and how many
+    # records each tick re-verifies (leaf, chain, tree nodes) before it yields.
+    integrity_interval: float = 1.0
+    integrity_batch: int = 4096
     # Connection limits (README "Limits"): seconds a client has to send a request's head,
     # then its body; seconds an idle kept-alive connection stays open; open connections
     # from one IP address.

@@ -35,6 +35,7 @@ from rules import community_rules
 
 if TYPE_CHECKING:
     from node.evidence import EvidenceStore
+    from node.integrity import ServedProofs
     from node.private import PrivateStore
 
 __all__ = ["NodeContext", "get_ctx", "open_context"]
@@ -85,6 +86,19 @@ class NodeContext:
     def evidence(self) -> EvidenceStore | None:
         ev: EvidenceStore | None = self.services.get("evidence")
         return ev
+
+    def proofs(self) -> ServedProofs:
+        """The proofs this node serves, each verified against a signed root first."""
+        p: ServedProofs | None = self.services.get("proofs")
+        if p is None:
+            from node.integrity import ServedProofs
+
+            evidence = self.evidence()
+            if evidence is None:
+                raise InputError("serving proofs needs a context opened with serve=True")
+            p = ServedProofs(self.log, evidence, self.name)
+            self.services["proofs"] = p
+        return p
 
     def policy(self) -> Policy | None:
         """The community's current trust policy (None before genesis)."""
@@ -155,12 +169,20 @@ class NodeContext:
             self.name,
             replica=replica,
             state=self.state,
+            recheck_rules=self.rules if self.role == "sequencer" else None,
         )
         self.services["gossip"] = gossip
         gossip.start()
+        from node.integrity import IntegrityPass
+
+        check = IntegrityPass(
+            self.log, evidence, self.name, self.cfg.integrity_interval, self.cfg.integrity_batch
+        )
+        self.services["integrity"] = check
+        check.start()
 
     def close(self) -> None:
-        for name in ("gossip", "follower", "collector"):
+        for name in ("integrity", "gossip", "follower", "collector"):
             svc = self.services.pop(name, None)
             if svc is None:
                 continue

@@ -409,6 +409,15 @@ class Replica:
             served = self.source.bundle(bundle, width)
         except (NetworkError, NotFoundError):
             return None
+        except IntegrityError as exc:
+            # The log no longer serves records its signed checkpoints commit to (e.g. a
+            # tail deleted from its database): a finding, not a failed gossip round.
+            reason = f"{exc.message}, though this node verified them earlier: records were lost"
+            self.evidence.add(
+                integrity_alert(self.origin, reason, start, None, self.log.signed_checkpoint()),
+                self.name,
+            )
+            return reason
         try:
             self._compare_served(start, served, self.log.signed_checkpoint())
         except IntegrityError as exc:

@@ -51,7 +51,15 @@ def get_record(index: int, ctx: Ctx) -> RecordOut:
     )
 
 
-@router.get("/proofs/inclusion", response_model=InclusionOut)
+_CHECKED: dict[int | str, dict[str, Any]] = {
+    503: {
+        "description": "the proof failed the node's own check against its signed "
+        "checkpoint: not served, held as evidence (see /v1/evidence)"
+    }
+}
+
+
+@router.get("/proofs/inclusion", response_model=InclusionOut, responses=_CHECKED)
 def inclusion(
     ctx: Ctx,
     tree_size: Annotated[int, Query(ge=1)],
@@ -66,11 +74,11 @@ def inclusion(
     if index is None:
         assert leaf_hash is not None
         index = ctx.log.index_of_leaf(bytes.fromhex(leaf_hash), tree_size)
-    proof = ctx.log.inclusion_proof(index, tree_size)
+    proof = ctx.proofs().inclusion(index, tree_size)
     return InclusionOut(leaf_index=index, tree_size=tree_size, hashes=[h.hex() for h in proof])
 
 
-@router.get("/proofs/consistency", response_model=ConsistencyOut)
+@router.get("/proofs/consistency", response_model=ConsistencyOut, responses=_CHECKED)
 def consistency(
     ctx: Ctx,
     first: Annotated[int, Query(ge=0)],
@@ -79,5 +87,5 @@ def consistency(
     """RFC 9162 consistency proof between tree sizes ``first`` ≤ ``second``."""
     if first > second:
         raise InputError(f"first ({first}) must not exceed second ({second})")
-    proof = ctx.log.consistency_proof(first, second)
+    proof = ctx.proofs().consistency(first, second)
     return ConsistencyOut(first=first, second=second, hashes=[h.hex() for h in proof])

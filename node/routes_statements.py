@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from ledger.canonical import parse_json
 from ledger.errors import CivicError, InputError, TooLargeError
 from node.context import NodeContext, get_ctx
+from node.integrity import write_refusal
 from node.problems import problem
 from node.sequencer import MAX_BATCH, Accepted
 
@@ -60,6 +61,7 @@ def accepted_body(a: Accepted) -> dict[str, Any]:
         409: {"description": "a rule is broken (replay, stale, conflict)"},
         413: {"description": "body or array too large"},
         422: {"description": "malformed or unknown statement type"},
+        503: {"description": "the sequencer holds evidence against its own log: halted"},
     },
     openapi_extra={
         "requestBody": {
@@ -93,6 +95,9 @@ async def submit(request: Request, ctx: Ctx) -> JSONResponse:
             "Not a sequencer",
             "this node does not accept statements; send them to the sequencer",
         )
+    halted = write_refusal(ctx.evidence())
+    if halted is not None:
+        return halted
     single = not isinstance(value, list)
     items = [value] if single else value
     if not single and not 1 <= len(items) <= MAX_BATCH:

@@ -172,7 +172,7 @@ def bundle(
         doc["closed_at"],
         entries=log.entries,
         nodes=log.tree_nodes,
-        consistency=log.consistency_proof,
+        consistency=ctx.proofs().consistency,
         proof_sizes=sizes,
         ballot_doc=doc,
         electorate=ctx.state().peek("electorate", bid, []),
