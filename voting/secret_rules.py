@@ -139,7 +139,9 @@ def secret_open(
     if kind not in SECRET_KINDS:
         question_for_kind(kind, "", [])  # the core's reason (budget ballots cannot be secret)
     if not isinstance(setup, dict):
-        raise InputError("body.secret must be an object: group, uuid, trustees, threshold, credentials")
+        raise InputError(
+            "body.secret must be an object: group, uuid, trustees, threshold, credentials"
+        )
     _fields(setup, _SECRET_FIELDS)
     group_name = setup["group"]
     if not isinstance(group_name, str):
@@ -238,7 +240,9 @@ def trustee_index(state: State, bid: str, signer: str) -> int:
     return i
 
 
-def _ceremony_step(state: State, env: Envelope, field: str, phase: str) -> tuple[str, int, dict[str, Any]]:
+def _ceremony_step(
+    state: State, env: Envelope, field: str, phase: str
+) -> tuple[str, int, dict[str, Any]]:
     _fields(env.body, {"ballot", field})
     bid = env.body["ballot"]
     if not isinstance(bid, str):
@@ -246,9 +250,7 @@ def _ceremony_step(state: State, env: Envelope, field: str, phase: str) -> tuple
     s = _secret(state, bid)
     i = trustee_index(state, bid, env.signer)
     if s["phase"] != phase:
-        raise ConflictError(
-            f"ballot {bid}'s key ceremony is at step {s['phase']!r}, not {phase!r}"
-        )
+        raise ConflictError(f"ballot {bid}'s key ceremony is at step {s['phase']!r}, not {phase!r}")
     if s[f"{phase}"][i] is not None:
         raise ConflictError(f"trustee {i + 1} of ballot {bid} already posted its {field}")
     if not isinstance(env.body[field], str):
@@ -267,7 +269,9 @@ def trustee_cert(state: State, env: Envelope, ctx: Context) -> None:
     cert = signed_msg_from_json(loads(env.body["cert"], "the certificate"), "certificate")
     if not check_cert(group, cert):
         raise ProofError(f"trustee {i + 1}'s certificate does not verify (§4.6.2)")
-    if any(c is not None and loads(c, "cert") == loads(env.body["cert"], "cert") for c in s["certs"]):
+    if any(
+        c is not None and loads(c, "cert") == loads(env.body["cert"], "cert") for c in s["certs"]
+    ):
         raise ConflictError("this certificate is already another trustee's")
     s["certs"] = [*s["certs"][:i], env.body["cert"], *s["certs"][i + 1 :]]
     if all(c is not None for c in s["certs"]):
@@ -524,9 +528,7 @@ def record_result(state: State, env: Envelope, ctx: Context, ballot: dict[str, A
     except InputError:
         same = False
     if not same:
-        raise RuleViolation(
-            f"ballot {bid}: the result is not what the partial decryptions give"
-        )
+        raise RuleViolation(f"ballot {bid}: the result is not what the partial decryptions give")
     b = dict(ballot)
     b.update(status="closed", result=expected, result_at=ctx.index, result_time=ctx.time_text)
     state.put("ballot", bid, b)
@@ -550,9 +552,7 @@ def public_data(state: State, bid: str) -> PublicData:
         ballots=tuple(_counted(state, bid)),
         ballots_ended=tally is not None,
         tally=tally,
-        partial_decryptions=tuple(
-            sorted((int(o), t) for o, t in s["partial_decryptions"].items())
-        ),
+        partial_decryptions=tuple(sorted((int(o), t) for o, t in s["partial_decryptions"].items())),
         result=result,
         timestamp=0,
     )

@@ -52,10 +52,10 @@ __all__ = [
     "my_credential",
     "open_body",
     "polynomial_body",
-    "voutput_body",
     "trustee_seed",
     "vote_body",
     "vote_choices",
+    "voutput_body",
 ]
 
 _SEED_LENGTH = 22
@@ -174,11 +174,8 @@ def vote_choices(doc: dict[str, Any], choice: Any) -> list[list[int]]:
     return [vote_vector(q, [choice])]
 
 
-def vote_body(
-    state: State, bid: str, credential: str, choice: Any
-) -> tuple[dict[str, Any], str]:
+def vote_body(state: State, bid: str, credential: str, choice: Any) -> tuple[dict[str, Any], str]:
     """A secret ``vote.cast`` body built here (the choice never leaves) and its tracker."""
     election = ballot_election(state, bid)
     raw = build_ballot(election, credential, vote_choices(state.peek("ballot", bid), choice))
     return {"ballot": bid, "belenios": raw}, ballot_tracker(raw)
-
