@@ -1,0 +1,159 @@
+"""A secret ballot end to end through real node processes: a sequencer and three witnesses
+on 127.0.0.1, the CLI for every participant, belenios-tool on both sides, and a scan that
+no choice appears in clear anywhere."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from cli.main import app
+from client import secret
+from client.http import NodeClient
+from client.submit import submit_statement
+from ledger.c2sp.note import parse_vkey
+from ledger.errors import ForbiddenError, ProofError
+from ledger.keys import KeyPair, save_key_file
+from ledger.statements import make_statement, sign_envelope
+from tests.factory import key
+from tests.secret_support import run_belenios
+from tests.test_network import CHAIR, ORIGIN, network, wait_for
+from tests.test_secret_belenios import _tamper_ballot
+from voting import secret_steps as steps
+
+PASS = "secret-e2e-passphrase"
+DANA, ELI, FAY = key("secret-dana"), key("secret-eli"), key("secret-fay")
+# Distinctive option ids, so a scan for them cannot match by accident.
+OPTIONS = ["opt-saturday-fair", "opt-sunday-fair", "opt-monday-fair"]
+
+
+def _enrol(c: NodeClient, kp: KeyPair) -> None:
+    body = {"key": kp.key_id, "unit_commitment": "ab" * 32}
+    env = sign_envelope(make_statement(ORIGIN, "member.enrol", body, CHAIR.key_id), [CHAIR])
+    assert c.submit(env)["index"] is not None
+
+
+def test_secret_ballot_through_real_nodes(tmp_path: Path) -> None:
+    with network(tmp_path, mirror=False) as net:
+        seq = net.seq.url
+        runner = CliRunner()
+        env = {"CIVIC_PASSPHRASE": PASS, "CIVIC_NODE": seq, "XDG_DATA_HOME": str(tmp_path / "x")}
+        keys: dict[str, Path] = {}
+        for name, kp in (("chair", CHAIR), ("dana", DANA), ("eli", ELI), ("fay", FAY)):
+            keys[name] = tmp_path / f"{name}.key"
+            save_key_file(keys[name], kp, PASS, strength="min")
+
+        def civic(*args: str, code: int = 0) -> str:
+            r = runner.invoke(app, list(args), env=env)
+            assert r.exit_code == code, f"{args}: {r.output} {r.exception!r}"
+            return r.output
+
+        with NodeClient(seq) as c:
+            for kp in (DANA, ELI, FAY):
+                _enrol(c, kp)
+        trustees = [CHAIR, DANA, ELI]
+        options = [a for o in OPTIONS for a in ("--option", f"{o}={o}")]
+        out = civic(
+            "ballot", "open", "--secret", "--kind", "single", "--title", "en=Which fair day?",
+            *options, "--duration", "25s", "--quorum", "1",
+            *[a for t in trustees for a in ("--trustee", t.key_id)], "--threshold", "2",
+            "--key", str(keys["chair"]),
+        )  # fmt: skip
+        bid = re.search(r"opened secret ballot (\d+)", out).group(1)  # type: ignore[union-attr]
+        for _ in range(3):
+            for name in ("chair", "dana", "eli"):
+                assert "posted trustee." in civic(
+                    "trustee", "setup", "--ballot", bid, "--key", str(keys[name])
+                )
+        assert "complete" in civic("trustee", "setup", "--ballot", bid, "--key", str(keys["dana"]))
+        doc = httpx.get(f"{seq}/v1/ballots/{bid}").json()
+        assert doc["status"] == "open" and doc["mode"] == "secret"
+
+        receipt = tmp_path / "dana.tlog-proof"
+        civic("vote", "cast", "--ballot", bid, "--choice", OPTIONS[0], "--key", str(keys["dana"]))
+        out = civic(
+            "vote", "cast", "--ballot", bid, "--choice", OPTIONS[1], "--key", str(keys["dana"]),
+            "--receipt", str(receipt),
+        )  # fmt: skip
+        tracker = re.search(r"smart ballot tracker: (\S+)", out).group(1)  # type: ignore[union-attr]
+        civic("vote", "cast", "--ballot", bid, "--choice", OPTIONS[1], "--key", str(keys["eli"]))
+
+        # belenios-tool builds Fay's ballot from our export and her opened credential;
+        # wrapped in her envelope, the sequencer accepts it.
+        verifier = parse_vkey(net.log_vkey)
+        setup_dir = tmp_path / "setup"
+        civic("ballot", "export-belenios", bid, "--out", str(setup_dir))
+        with NodeClient(seq) as c:
+            state = secret.verified_state(c, verifier)
+            (setup_dir / "cred.txt").write_text(steps.my_credential(state, bid, FAY) + "\n")
+            (setup_dir / "vote.json").write_text(json.dumps([[0, 0, 0, 1]]))
+            proc = run_belenios(
+                "election", "generate-ballot", "--dir", str(setup_dir), "--privcred",
+                "cred.txt", "--ballot", "vote.json", cwd=setup_dir,
+            )  # fmt: skip
+            assert proc.returncode == 0, proc.stderr
+            raw = proc.stdout.strip()
+            # Refused by the sequencer, changing nothing: a broken proof, Fay's ballot
+            # under Eli's envelope.
+            size = httpx.get(f"{seq}/healthz").json()["size"]
+            bad = {"ballot": bid, "belenios": _tamper_ballot(raw)}
+            with pytest.raises(ProofError, match="does not verify"):
+                submit_statement(c, "vote.cast", bad, FAY)
+            stolen = sign_envelope(
+                make_statement(ORIGIN, "vote.cast", {"ballot": bid, "belenios": raw}, ELI.key_id),
+                [ELI],
+            )
+            with pytest.raises(ForbiddenError, match="another resident's credential"):
+                c.submit(stolen)
+            assert httpx.get(f"{seq}/healthz").json()["size"] == size
+            submit_statement(c, "vote.cast", {"ballot": bid, "belenios": raw}, FAY)
+
+        closes = datetime.fromisoformat(doc["closes"].replace("Z", "+00:00"))
+        time.sleep(max(0.0, (closes - datetime.now(UTC)).total_seconds()) + 0.5)
+        civic("ballot", "close", "--ballot", bid, "--key", str(keys["chair"]))
+        civic("ballot", "result", "--ballot", bid, "--key", str(keys["chair"]), code=1)
+        civic("trustee", "decrypt", "--ballot", bid, "--key", str(keys["chair"]))
+        civic("trustee", "decrypt", "--ballot", bid, "--key", str(keys["eli"]))
+        civic("ballot", "result", "--ballot", bid, "--key", str(keys["chair"]))
+        result = httpx.get(f"{seq}/v1/ballots/{bid}/result").json()["result"]
+        expected = {OPTIONS[0]: 0, OPTIONS[1]: 2, OPTIONS[2]: 1}
+        assert result["counts"] == expected and result["turnout"] == 3
+
+        t = json.loads(civic("ballot", "tally", "--ballot", bid, "--json"))
+        assert t["matches"] and t["mode"] == "secret" and t["result"]["counts"] == expected
+
+        # The export, verified by belenios-tool with the same result.
+        out_dir = tmp_path / "export"
+        civic("ballot", "export-belenios", bid, "--out", str(out_dir))
+        proc = run_belenios("election", "verify", "--dir", str(out_dir), cwd=out_dir)
+        assert proc.returncode == 0 and "all checks passed" in proc.stderr, proc.stderr
+        proc = run_belenios("election", "compute-result", "--dir", str(out_dir), cwd=out_dir)
+        assert json.loads(proc.stdout)["result"] == [[0, *expected.values()]]
+
+        # Every witness replayed every proof under the same rules and cosigned the end.
+        final = httpx.get(f"{seq}/healthz").json()["size"]
+        wait_for("a quorum of witnesses at the end", lambda: net.quorum_at(net.seq, final))
+
+        # No choice in clear: votes in the log, the node's database, logs, API, receipt.
+        votes = httpx.get(f"{seq}/v1/ballots/{bid}/votes").json()
+        assert tracker in json.dumps(votes)
+        texts = [json.dumps(votes), receipt.read_bytes().decode("latin-1")]
+        texts += [p.read_text(errors="replace") for p in tmp_path.glob("*.log")]
+        for db in (tmp_path / "seq").rglob("*.db*"):
+            con = sqlite3.connect(db)
+            for (table,) in con.execute("SELECT name FROM sqlite_master WHERE type='table'"):
+                for row in con.execute(f'SELECT * FROM "{table}"'):
+                    text = " ".join(str(v) for v in row)
+                    if "vote.cast" in text or '"belenios"' in text or "tracker" in text:
+                        texts.append(text)
+        assert len(texts) > 4
+        for text in texts:
+            assert not any(o in text for o in OPTIONS), text[:200]
