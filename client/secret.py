@@ -9,7 +9,6 @@ seed and a plaintext choice never leave the participant's machine.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,6 @@ from client.submit import submit_statement
 from ledger import merkle
 from ledger.c2sp.checkpoint import open_checkpoint
 from ledger.c2sp.note import NoteVerifier
-from ledger.community import is_active_resident
 from ledger.errors import InputError, IntegrityError, ProofError
 from ledger.keys import KeyPair
 from ledger.records import parse_record
@@ -76,13 +74,13 @@ def open_secret(
     trustees: list[str],
     threshold: int,
 ) -> dict[str, Any]:
-    """Open a secret ballot: credentials for every active resident, sealed to each."""
+    """Open a secret ballot, then post a credential for every key of its electorate
+    snapshot, each private one sealed to its resident (generated here, kept nowhere)."""
+    out = submit_statement(c, "ballot.open", steps.open_body(body, trustees, threshold), key)
     state = verified_state(c, verifier)
-    now = datetime.now(UTC)
-    electorate = sorted(k for k in state.rows("member") if is_active_resident(state, k, now))
-    return submit_statement(
-        c, "ballot.open", steps.open_body(state, body, trustees, threshold, electorate), key
-    )
+    for chunk in steps.credential_bodies(state, str(out["index"])):
+        submit_statement(c, "ballot.credentials", chunk, key)
+    return out
 
 
 _STEPS = {

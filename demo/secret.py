@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from client.submit import signed_statement
-from ledger.community import is_active_resident
 from ledger.keys import KeyPair, load_key_file
 from ledger.records import format_time
 from node.context import NodeContext
@@ -73,12 +72,11 @@ def start(ctx: NodeContext, keys: Path) -> Started:
         "quorum": {"votes": 2},
         "passing": "plurality",
     }
-    state = ctx.state()
-    now = datetime.now(UTC)
-    electorate = sorted(m for m in state.rows("member") if is_active_resident(state, m, now))
     trustees = [k["alice"], k["bob"], k["chen"]]
-    body = steps.open_body(state, base, [t.key_id for t in trustees], 2, electorate)
+    body = steps.open_body(base, [t.key_id for t in trustees], 2)
     bid = str(submit("ballot.open", body, k["alice"]).index)
+    for chunk in steps.credential_bodies(ctx.state(), bid):
+        submit("ballot.credentials", chunk, k["alice"])
     for type_, make in (
         ("trustee.cert", steps.cert_body),
         ("trustee.polynomial", steps.polynomial_body),

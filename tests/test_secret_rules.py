@@ -23,7 +23,7 @@ from ledger.errors import (
     RuleViolation,
 )
 from ledger.keys import KeyPair
-from tests.factory import Community
+from tests.factory import Community, key
 from tests.secret_support import GROUP, run_belenios
 from tests.test_secret_belenios import _tamper_ballot, _tamper_pd
 from voting import secret_steps as steps
@@ -74,10 +74,12 @@ def _ceremony(c: Community, bid: str, trustees: list[KeyPair]) -> None:
 
 
 def _open(c: Community, residents: list[KeyPair], trustees: list[KeyPair], closes: str) -> str:
-    body = steps.open_body(
-        c.state, base_body(closes), [t.key_id for t in trustees], 2, [r.key_id for r in residents]
-    )
-    return str(c.do("ballot.open", body, c.chair).index)
+    del residents
+    body = steps.open_body(base_body(closes), [t.key_id for t in trustees], 2)
+    bid = str(c.do("ballot.open", body, c.chair).index)
+    for chunk in steps.credential_bodies(c.state, bid):
+        c.do("ballot.credentials", chunk, c.chair)
+    return bid
 
 
 @pytest.fixture(scope="module")
@@ -122,7 +124,6 @@ def test_ceremony_fixes_the_election(world: World) -> None:
 
 def test_refusals_at_opening(world: World) -> None:
     w, c = world, world.c
-    keys = [r.key_id for r in w.residents]
     tk = [t.key_id for t in w.trustees]
     budget = {
         **base_body(),
@@ -131,22 +132,47 @@ def test_refusals_at_opening(world: World) -> None:
         "options": [{"id": "a", "label": {"en": "a"}, "cost": {"amount": 1, "currency": "EUR"}}],
         "passing": "greedy",
     }
-    body = steps.open_body(c.state, budget, tk, 2, keys)
+    body = steps.open_body(budget, tk, 2)
     refused(
         w, InputError, "budget ballots cannot be secret", lambda: c.do("ballot.open", body, c.chair)
     )
-    short = steps.open_body(c.state, base_body(), tk, 2, keys[:-1])
-    refused(w, ConflictError, "exactly the electorate", lambda: c.do("ballot.open", short, c.chair))
-    bad_k = steps.open_body(c.state, base_body(), tk, 4, keys)
+    bad_k = steps.open_body(base_body(), tk, 4)
     refused(w, InputError, "threshold", lambda: c.do("ballot.open", bad_k, c.chair))
-
-
-def test_refusals_in_the_ceremony(world: World) -> None:
-    w, c = world, world.c
-    body = steps.open_body(
-        c.state, base_body(), [t.key_id for t in w.trustees], 2, [r.key_id for r in w.residents]
+    stranger = steps.open_body(base_body(), [*tk[:2], key("nobody").key_id], 2)
+    refused(
+        w, ForbiddenError, "neither a committee", lambda: c.do("ballot.open", stranger, c.chair)
     )
+
+
+def test_refusals_in_the_setup(world: World) -> None:
+    w, c = world, world.c
+    body = steps.open_body(base_body(), [t.key_id for t in w.trustees], 2)
     bid = str(c.do("ballot.open", body, c.chair).index)
+    (chunk,) = steps.credential_bodies(c.state, bid)
+    first = sorted(chunk["credentials"])[0]
+    refused(
+        w,
+        ForbiddenError,
+        "only ballot .* opener",
+        lambda: c.do("ballot.credentials", chunk, w.trustees[0]),
+    )
+    stray = {"ballot": bid, "credentials": {key("nobody").key_id: chunk["credentials"][first]}}
+    refused(
+        w,
+        ConflictError,
+        "not in ballot .* electorate",
+        lambda: c.do("ballot.credentials", stray, c.chair),
+    )
+    twice = {
+        "ballot": bid,
+        "credentials": {k: chunk["credentials"][first] for k in sorted(chunk["credentials"])[:2]},
+    }
+    refused(
+        w, InputError, "distinct group element", lambda: c.do("ballot.credentials", twice, c.chair)
+    )
+    c.do("ballot.credentials", chunk, c.chair)
+    refused(w, ConflictError, "already frozen", lambda: c.do("ballot.credentials", chunk, c.chair))
+    assert c.state.peek("ballot", bid)["status"] == "setup"  # the ceremony is still to come
     t0 = w.trustees[0]
     cert = steps.cert_body(c.state, bid, t0)
     outsider = w.residents[0]

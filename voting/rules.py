@@ -268,7 +268,10 @@ def _vote(state: State, env: Envelope, ctx: Context) -> None:
     secret = is_secret(ballot)
     _only_fields(env.body, {"ballot", "belenios" if secret else "choice"})
     if secret and ballot["status"] == "setup":
-        raise ConflictError(f"ballot {bid} takes no votes yet: its key ceremony is not complete")
+        raise ConflictError(
+            f"ballot {bid} takes no votes yet: its key ceremony is not complete or its "
+            "credentials are not all posted"
+        )
     # 1. the ballot takes votes now (sequencer time decides)
     _require_open(ballot)
     if ctx.time < parse_time(ballot["opens"]):
@@ -436,6 +439,7 @@ RULES = Rules.of(
         "vote.cast": _vote,
         "ballot.close": _close,
         "ballot.cancel": _cancel,
+        "ballot.credentials": secret_rules.ballot_credentials,
         "trustee.cert": secret_rules.trustee_cert,
         "trustee.polynomial": secret_rules.trustee_polynomial,
         "trustee.voutput": secret_rules.trustee_voutput,

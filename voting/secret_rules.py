@@ -4,9 +4,11 @@ A secret ballot's life, each step a signed statement (the handlers below, called
 :mod:`voting.rules`):
 
 1. ``ballot.open`` with ``"mode": "secret"`` and ``"secret": {"group", "uuid", "trustees",
-   "threshold", "credentials"}``: the trustees are named by key (k of n), and the public
-   credentials are frozen next to the electorate snapshot, one per electorate key, each with
-   its private credential sealed to that key (:mod:`voting.sealed`). Status ``setup``.
+   "threshold"}``: the trustees are named by key (k of n). Status ``setup``. Then the opener
+   (the credential authority) posts ``ballot.credentials`` statements, up to
+   :data:`CREDENTIALS_PER_STATEMENT` each (a record stays under 64 KiB): one public
+   credential per key of the electorate snapshot, with its private credential sealed to
+   that key (:mod:`voting.sealed`); the list is frozen when the snapshot is covered.
 2. The key ceremony (spec §3.1.1 "Pedersen", §4.6), each message signed by its trustee:
    ``trustee.cert`` (step 1), ``trustee.polynomial`` (step 3; the vinputs of step 4 are a
    pure function of the polynomials, recomputed by anyone with :func:`vinput_for`),
@@ -77,8 +79,10 @@ from voting.spec import BallotSpec, spec_from_doc
 from voting.tally import result_from_counts
 
 __all__ = [
+    "CREDENTIALS_PER_STATEMENT",
     "MODES",
     "SECRET_KINDS",
+    "ballot_credentials",
     "ballot_election",
     "close_secret",
     "decrypt",
@@ -100,7 +104,9 @@ __all__ = [
 MODES = ("open", "secret")
 SECRET_KINDS = ("yes_no", "single", "approval")
 MAX_TRUSTEES = 16
-_SECRET_FIELDS = {"group", "uuid", "trustees", "threshold", "credentials"}
+_SECRET_FIELDS = {"group", "uuid", "trustees", "threshold"}
+# Credentials per ballot.credentials statement: a record stays under 64 KiB.
+CREDENTIALS_PER_STATEMENT = 50
 
 
 def _fields(body: dict[str, Any], required: set[str]) -> None:
@@ -133,20 +139,19 @@ def secret_open(
     """Check a secret ballot's ``secret`` setup and store it (status ``setup``).
 
     ``doc`` is the ballot document :mod:`voting.rules` built (changed in place);
-    ``electorate`` the frozen snapshot the credentials must cover exactly.
+    ``electorate`` the frozen snapshot the credentials (``ballot.credentials``) must cover.
     """
+    del electorate, ctx
     kind = doc["kind"]
     if kind not in SECRET_KINDS:
         question_for_kind(kind, "", [])  # the core's reason (budget ballots cannot be secret)
     if not isinstance(setup, dict):
-        raise InputError(
-            "body.secret must be an object: group, uuid, trustees, threshold, credentials"
-        )
+        raise InputError("body.secret must be an object: group, uuid, trustees, threshold")
     _fields(setup, _SECRET_FIELDS)
     group_name = setup["group"]
     if not isinstance(group_name, str):
         raise InputError("body.secret.group must be a group name such as BELENIOS-2048")
-    group = group_by_name(group_name)
+    group_by_name(group_name)
     trustees = setup["trustees"]
     if (
         not isinstance(trustees, list)
@@ -161,35 +166,13 @@ def secret_open(
     k = setup["threshold"]
     if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= len(trustees):
         raise InputError(f"body.secret.threshold must be an integer from 1 to {len(trustees)}")
-    creds = setup["credentials"]
-    if not isinstance(creds, dict):
-        raise InputError("body.secret.credentials must map electorate key ids to credentials")
-    if sorted(creds) != electorate:
-        missing = sorted(set(electorate) - set(creds))
-        extra = sorted(set(creds) - set(electorate))
-        raise ConflictError(
-            f"the credentials must cover exactly the electorate frozen now ({len(electorate)} "
-            f"residents): missing {missing[:3]}, not in it {extra[:3]}"
-        )
-    publics: dict[str, str] = {}
-    seen: set[int] = set()
-    for key_id in electorate:
-        c = creds[key_id]
-        if not isinstance(c, dict) or set(c) != {"public", "sealed"}:
-            raise InputError(f"credential of {key_id}: exactly the fields public and sealed")
-        value = get_num(c["public"], f"public credential of {key_id}")
-        if not group.is_element(value) or value in seen:
-            raise InputError(f"public credential of {key_id}: a distinct group element (§4.8)")
-        seen.add(value)
-        publics[key_id] = str(value)
-        state.put("sealed", f"{doc['id']}/{key_id}", check_sealed(c["sealed"]))
     uuid = setup["uuid"]
     if not isinstance(uuid, str):
         raise InputError("body.secret.uuid must be a string")
     # The election cannot exist before the ceremony gives its key; check the uuid now.
     open_election_check(group_name, uuid)
     n = len(trustees)
-    state.put("credential", doc["id"], publics)
+    state.put("credential", doc["id"], {})
     state.put(
         "secret",
         doc["id"],
@@ -206,9 +189,66 @@ def secret_open(
             "election": None,
             "tally": None,
             "partial_decryptions": {},
+            "credentials_done": False,
         },
     )
     doc.update(mode="secret", status="setup", threshold=k, trustees=trustees)
+
+
+def ballot_credentials(state: State, env: Envelope, ctx: Context) -> None:
+    """``ballot.credentials``: public credentials for some electorate keys, each with the
+    private one sealed to that key (§4.8), by the ballot's opener during setup. The list is
+    frozen once every key of the electorate snapshot has one."""
+    _fields(env.body, {"ballot", "credentials"})
+    bid = env.body["ballot"]
+    if not isinstance(bid, str):
+        raise InputError("body.ballot must be a ballot id")
+    s = _secret(state, bid)
+    ballot = state.peek("ballot", bid)
+    if env.signer != ballot["opened_by"]:
+        raise ForbiddenError(
+            f"only ballot {bid}'s opener (its credential authority) posts credentials"
+        )
+    if ballot["status"] != "setup" or s["credentials_done"]:
+        raise ConflictError(f"ballot {bid}'s credentials are already frozen")
+    creds = env.body["credentials"]
+    if not isinstance(creds, dict) or not 1 <= len(creds) <= CREDENTIALS_PER_STATEMENT:
+        raise InputError(
+            f"body.credentials maps 1 to {CREDENTIALS_PER_STATEMENT} electorate key ids to "
+            "{public, sealed}"
+        )
+    group = group_by_name(s["group"])
+    electorate = set(state.peek("electorate", bid, []))
+    publics: dict[str, str] = dict(state.peek("credential", bid))
+    seen = set(publics.values())
+    for key_id in sorted(creds):
+        if key_id not in electorate:
+            raise ConflictError(f"{key_id} is not in ballot {bid}'s electorate snapshot")
+        if key_id in publics:
+            raise ConflictError(f"{key_id} already has a credential for ballot {bid}")
+        c = creds[key_id]
+        if not isinstance(c, dict) or set(c) != {"public", "sealed"}:
+            raise InputError(f"credential of {key_id}: exactly the fields public and sealed")
+        value = get_num(c["public"], f"public credential of {key_id}")
+        if not group.is_element(value) or str(value) in seen:
+            raise InputError(f"public credential of {key_id}: a distinct group element (§4.8)")
+        seen.add(str(value))
+        publics[key_id] = str(value)
+        state.put("sealed", f"{bid}/{key_id}", check_sealed(c["sealed"]))
+    state.put("credential", bid, publics)
+    if len(publics) == len(electorate):
+        s = dict(s, credentials_done=True)
+        state.put("secret", bid, s)
+        _maybe_open(state, bid, s)
+
+
+def _maybe_open(state: State, bid: str, s: dict[str, Any]) -> None:
+    # Votes start once both the election (the ceremony's key) and the credentials are fixed.
+    if s["election"] is not None and s["credentials_done"]:
+        ballot = state.get("ballot", bid)
+        ballot["status"] = "open"
+        ballot["election_hash"] = _parse_election(s["election"]).fingerprint
+        state.put("ballot", bid, ballot)
 
 
 def open_election_check(group_name: str, uuid: str) -> None:
@@ -334,9 +374,9 @@ def trustee_voutput(state: State, env: Envelope, ctx: Context) -> None:
             params,
         )
         s.update(phase="done", trustees_json=trustees_to_json([params]), election=election.raw)
-        ballot["status"] = "open"
-        ballot["election_hash"] = election.fingerprint
-        state.put("ballot", bid, ballot)
+        state.put("secret", bid, s)
+        _maybe_open(state, bid, s)
+        return
     state.put("secret", bid, s)
 
 

@@ -37,6 +37,7 @@ from voting.secret.trustees import (
     trustee_decryption_key,
 )
 from voting.secret_rules import (
+    CREDENTIALS_PER_STATEMENT,
     _certs,
     _secret,
     _tally,
@@ -48,6 +49,7 @@ from voting.secret_rules import (
 
 __all__ = [
     "cert_body",
+    "credential_bodies",
     "decrypt_body",
     "my_credential",
     "open_body",
@@ -62,37 +64,42 @@ _SEED_LENGTH = 22
 
 
 def open_body(
-    state: State,
     base: dict[str, Any],
     trustees: Sequence[str],
     threshold: int,
-    electorate: Sequence[str],
     group_name: str = "BELENIOS-2048",
 ) -> dict[str, Any]:
-    """A secret ``ballot.open`` body: ``base`` (an open ballot's body) plus the setup.
-
-    ``electorate`` must be the residents active when the statement is sequenced (the
-    handler refuses credentials that do not cover exactly that snapshot).
-    """
-    del state
-    group = group_by_name(group_name)
-    uuid = new_uuid()
-    keys = sorted(electorate)
-    creds = make_credentials(group, uuid, len(keys))
+    """A secret ``ballot.open`` body: ``base`` (an open ballot's body) plus the setup."""
+    group_by_name(group_name)
     return {
         **base,
         "mode": "secret",
         "secret": {
             "group": group_name,
-            "uuid": uuid,
+            "uuid": new_uuid(),
             "trustees": list(trustees),
             "threshold": threshold,
-            "credentials": {
-                k: {"public": str(c.public), "sealed": seal_credential(k, c.private)}
-                for k, c in zip(keys, creds, strict=True)
-            },
         },
     }
+
+
+def credential_bodies(state: State, bid: str) -> list[dict[str, Any]]:
+    """The ``ballot.credentials`` bodies for every key of ballot ``bid``'s electorate
+    snapshot: a fresh credential each, the private one sealed to that key (§4.8).
+
+    Run by the opener, the credential authority: it sees the private credentials while it
+    seals them, and keeps none (neither does the operator, which only relays sealed boxes).
+    """
+    s = _secret(state, bid)
+    group = group_by_name(s["group"])
+    keys: list[str] = sorted(state.peek("electorate", bid, []))
+    creds = make_credentials(group, s["uuid"], len(keys))
+    pairs = [
+        (k, {"public": str(c.public), "sealed": seal_credential(k, c.private)})
+        for k, c in zip(keys, creds, strict=True)
+    ]
+    n = CREDENTIALS_PER_STATEMENT
+    return [{"ballot": bid, "credentials": dict(pairs[i : i + n])} for i in range(0, len(pairs), n)]
 
 
 def trustee_seed(keypair: KeyPair, uuid: str) -> str:
