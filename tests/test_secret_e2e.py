@@ -8,6 +8,9 @@ import json
 import re
 import sqlite3
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,12 +23,17 @@ from client import secret
 from client.http import NodeClient
 from client.submit import submit_statement
 from ledger.c2sp.note import parse_vkey
-from ledger.errors import ForbiddenError, ProofError
+from ledger.c2sp.policy import parse_policy
+from ledger.c2sp.trust import trusted_checkpoint
+from ledger.errors import CivicError, ForbiddenError
 from ledger.keys import KeyPair, save_key_file
 from ledger.statements import make_statement, sign_envelope
+from node.bootstrap import init_community
+from node.launcher import NodeProcess, free_port, start_node, wait_healthy
+from node.witness import init_witness
 from tests.factory import key
 from tests.secret_support import run_belenios
-from tests.test_network import CHAIR, ORIGIN, network, wait_for
+from tests.test_network import CHAIR, GOSSIP, ORIGIN, wait_for
 from tests.test_secret_belenios import _tamper_ballot
 from voting import secret_steps as steps
 
@@ -35,6 +43,49 @@ DANA, ELI, FAY = key("secret-dana"), key("secret-eli"), key("secret-fay")
 OPTIONS = ["opt-saturday-fair", "opt-sunday-fair", "opt-monday-fair"]
 
 
+@dataclass
+class Nodes:
+    seq: NodeProcess
+    witnesses: list[NodeProcess]
+    log_vkey: str
+
+    def quorum_at(self, size: int) -> bool:
+        r = httpx.get(self.seq.url + "/v1/checkpoints/witnessed", timeout=30)
+        if r.status_code != 200:
+            return False
+        policy = parse_policy(httpx.get(self.seq.url + "/v1/policy", timeout=30).text)
+        return trusted_checkpoint(r.content, policy).size >= size
+
+
+@contextmanager
+def nodes(tmp: Path) -> Iterator[Nodes]:
+    """A sequencer and two witnesses (quorum 2) as child processes; generous start-up time
+    (the machine is shared), everything killed at the end."""
+    ports = [free_port() for _ in range(3)]
+    urls = [f"http://127.0.0.1:{p}" for p in ports]
+    witnesses = []
+    for i in range(2):
+        signer = init_witness(tmp / f"w{i}", f"w{i}.{tmp.name[:20]}.test", follow=urls[0])
+        witnesses.append(
+            {"name": signer.name, "vkey": signer.verifier().vkey(), "url": urls[1 + i]}
+        )
+    log_vkey = init_community(tmp / "seq", ORIGIN, [CHAIR], witnesses, 2)["log_vkey"]
+    procs: list[NodeProcess] = []
+    try:
+        for i, d in enumerate([tmp / "seq", tmp / "w0", tmp / "w1"]):
+            args = [a for u in urls if u != urls[i] for a in ("--peer", u)]
+            args += ["--gossip-interval", GOSSIP, "--witness-retry", GOSSIP]
+            if i:
+                args += ["--log-vkey", log_vkey, "--follow-interval", "0.2"]
+            procs.append(start_node(d, ports[i], args, log_file=tmp / f"{d.name}.log", wait=False))
+        for p in procs:
+            wait_healthy(p.url, timeout=180, proc=p.proc)
+        yield Nodes(procs[0], procs[1:], log_vkey)
+    finally:
+        for p in procs:
+            p.kill()
+
+
 def _enrol(c: NodeClient, kp: KeyPair) -> None:
     body = {"key": kp.key_id, "unit_commitment": "ab" * 32}
     env = sign_envelope(make_statement(ORIGIN, "member.enrol", body, CHAIR.key_id), [CHAIR])
@@ -42,7 +93,7 @@ def _enrol(c: NodeClient, kp: KeyPair) -> None:
 
 
 def test_secret_ballot_through_real_nodes(tmp_path: Path) -> None:
-    with network(tmp_path, mirror=False) as net:
+    with nodes(tmp_path) as net:
         seq = net.seq.url
         runner = CliRunner()
         env = {"CIVIC_PASSPHRASE": PASS, "CIVIC_NODE": seq, "XDG_DATA_HOME": str(tmp_path / "x")}
@@ -63,7 +114,7 @@ def test_secret_ballot_through_real_nodes(tmp_path: Path) -> None:
         options = [a for o in OPTIONS for a in ("--option", f"{o}={o}")]
         out = civic(
             "ballot", "open", "--secret", "--kind", "single", "--title", "en=Which fair day?",
-            *options, "--duration", "25s", "--quorum", "1",
+            *options, "--duration", "60s", "--quorum", "1",
             *[a for t in trustees for a in ("--trustee", t.key_id)], "--threshold", "2",
             "--key", str(keys["chair"]),
         )  # fmt: skip
@@ -105,8 +156,9 @@ def test_secret_ballot_through_real_nodes(tmp_path: Path) -> None:
             # under Eli's envelope.
             size = httpx.get(f"{seq}/healthz").json()["size"]
             bad = {"ballot": bid, "belenios": _tamper_ballot(raw)}
-            with pytest.raises(ProofError, match="does not verify"):
+            with pytest.raises(CivicError, match="proof does not verify") as refused:
                 submit_statement(c, "vote.cast", bad, FAY)
+            assert refused.value.status == 422  # a problem+json, nothing written
             stolen = sign_envelope(
                 make_statement(ORIGIN, "vote.cast", {"ballot": bid, "belenios": raw}, ELI.key_id),
                 [ELI],
@@ -140,7 +192,7 @@ def test_secret_ballot_through_real_nodes(tmp_path: Path) -> None:
 
         # Every witness replayed every proof under the same rules and cosigned the end.
         final = httpx.get(f"{seq}/healthz").json()["size"]
-        wait_for("a quorum of witnesses at the end", lambda: net.quorum_at(net.seq, final))
+        wait_for("a quorum of witnesses at the end", lambda: net.quorum_at(final), timeout=120)
 
         # No choice in clear: votes in the log, the node's database, logs, API, receipt.
         votes = httpx.get(f"{seq}/v1/ballots/{bid}/votes").json()
