@@ -230,6 +230,7 @@ def end_to_end(tool: str, residents: int, workers: int) -> None:
                 result = c.get_json(f"/v1/ballots/{bid}/result")["result"]
         finally:
             node.stop()
+        (d / "export").mkdir()
         write_archive(public_data(state, bid), d / "export")
         t_tool, t_ours, report = _verify_export(tool, d / "export", election.uuid, workers)
         assert report.ok

@@ -9,6 +9,7 @@ seed and a plaintext choice never leave the participant's machine.
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ __all__ = [
     "close_secret",
     "decrypt",
     "export_belenios",
+    "follow",
     "open_secret",
     "post_result",
     "trustee_step",
@@ -57,6 +59,17 @@ def verified_state(c: NodeClient, verifier: NoteVerifier) -> State:
             f"the entries the node served do not hash to its checkpoint of size {cp.size}"
         )
     return replay([parse_record(e) for e in entries], State(community_rules()))
+
+
+def follow(c: NodeClient, state: State) -> State:
+    """``state`` brought up to the node's current size, record by record, through the rules
+    (for a participant who keeps a state between steps instead of replaying the log; the
+    records come from the node unproven: :func:`verified_state` is the checked way)."""
+    size = c.get_json("/healthz")["size"]
+    records = [
+        parse_record(base64.b64decode(c.record(i)["entry"])) for i in range(state.size, size)
+    ]
+    return replay(records, state)
 
 
 def _secret_ballot(state: State, bid: str) -> dict[str, Any]:

@@ -80,8 +80,9 @@ def votes(
 ) -> dict[str, Any]:
     """The counted (last) vote of each resident, by record index: key, signer, choice.
 
-    This is an open, signed ballot: every vote is public in the log anyway. ``key`` picks
-    one electorate key.
+    On an open ballot every vote is public in the log anyway. On a secret ballot ``choice``
+    is null and ``tracker`` is the Belenios smart ballot tracker. ``key`` picks one
+    electorate key.
     """
     _ballot(ctx, bid)
     st = ctx.state()

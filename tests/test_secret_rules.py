@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from audits.views import invariant_findings
 from ledger.canonical import canonical_json
 from ledger.errors import (
     CivicError,
@@ -256,6 +257,17 @@ def test_secret_ballot_life_and_its_refusals(world: World, tmp_path: Path) -> No
     for rec in c.records:
         if b'"vote.cast"' in rec:
             assert not any(o.encode() in rec for o in OPTIONS)
+    # The audit's independent pass (Belenios' universal verification on both cores) finds
+    # nothing; a stored partial decryption altered behind the handlers' back is found.
+    assert invariant_findings(c.state) == []
+    s = c.state.get("secret", w.bid)
+    good_pd = s["partial_decryptions"]["1"]
+    s["partial_decryptions"]["1"] = _tamper_pd(good_pd)
+    c.state.put("secret", w.bid, s)
+    found = invariant_findings(c.state)
+    assert [f.code for f in found][:1] == ["secret.verify"] and "trustee 1" in found[0].message
+    s["partial_decryptions"]["1"] = good_pd
+    c.state.put("secret", w.bid, s)
     # The export: belenios-tool verifies it and computes the same result.
     data = public_data(c.state, w.bid)
     write_archive(data, tmp_path)

@@ -537,9 +537,11 @@ def _decrypted(state: State, bid: str) -> tuple[tuple[int, ...], ...]:
     return combine_result(election, parse_trustees(s["trustees_json"]), _tally(s), pds)
 
 
-def _result(state: State, bid: str) -> dict[str, Any]:
+def _result(
+    state: State, bid: str, rows: tuple[tuple[int, ...], ...] | None = None
+) -> dict[str, Any]:
     ballot = state.peek("ballot", bid)
-    row = _decrypted(state, bid)[0]
+    row = (rows or _decrypted(state, bid))[0]
     counts = result_counts(question_of(ballot), row)
     spec: BallotSpec = spec_from_doc(ballot)
     blank = counts.pop("blank", 0)
@@ -562,7 +564,8 @@ def record_result(state: State, env: Envelope, ctx: Context, ballot: dict[str, A
     bid = ballot["id"]
     if ballot["status"] != "tallying":
         raise ConflictError(f"ballot {bid} is {ballot['status']}, not awaiting its result")
-    expected = _result(state, bid)
+    rows = _decrypted(state, bid)
+    expected = _result(state, bid, rows)
     try:
         same = canonical_json(env.body["result"]) == canonical_json(expected)
     except InputError:
@@ -572,6 +575,8 @@ def record_result(state: State, env: Envelope, ctx: Context, ballot: dict[str, A
     b = dict(ballot)
     b.update(status="closed", result=expected, result_at=ctx.index, result_time=ctx.time_text)
     state.put("ballot", bid, b)
+    # The Belenios result (§4.19) as recorded, for the export and the audit to check again.
+    state.put("secret", bid, dict(_secret(state, bid), result=[list(r) for r in rows]))
 
 
 # --- the export -------------------------------------------------------------------------------
@@ -581,10 +586,10 @@ def public_data(state: State, bid: str) -> PublicData:
     """Secret ballot ``bid`` as Belenios 2.0 public data (for the ``.bel`` export, §4.4)."""
     s = _secret(state, bid)
     election = ballot_election(state, bid)
-    ballot = state.peek("ballot", bid)
     creds = sorted(int(c) for c in state.peek("credential", bid).values())
     tally = _tally(s) if s["tally"] is not None else None
-    result = _decrypted(state, bid) if ballot["status"] == "closed" else None
+    recorded = s.get("result")
+    result = None if recorded is None else tuple(tuple(r) for r in recorded)
     return PublicData(
         election=election,
         trustees=s["trustees_json"],
