@@ -176,7 +176,7 @@ def test_secret_ballot_through_real_nodes(tmp_path: Path) -> None:
             bad = {"ballot": bid, "belenios": _tamper_ballot(raw)}
             with pytest.raises(CivicError, match="proof does not verify") as refused:
                 submit_statement(c, "vote.cast", bad, FAY)
-            assert refused.value.status == 422  # a problem+json, nothing written
+            assert refused.value.status == 400  # a problem+json (ProofError), nothing written
             stolen = sign_envelope(
                 make_statement(ORIGIN, "vote.cast", {"ballot": bid, "belenios": raw}, ELI.key_id),
                 [ELI],
