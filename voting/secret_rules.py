@@ -84,6 +84,7 @@ __all__ = [
     "SECRET_KINDS",
     "ballot_credentials",
     "ballot_election",
+    "ceremony_certs",
     "close_secret",
     "decrypt",
     "public_data",
@@ -91,7 +92,9 @@ __all__ = [
     "record_result",
     "result_body",
     "secret_close_body",
+    "secret_doc",
     "secret_open",
+    "stored_tally",
     "tally_of",
     "trustee_cert",
     "trustee_index",
@@ -203,7 +206,7 @@ def ballot_credentials(state: State, env: Envelope, ctx: Context) -> None:
     bid = env.body["ballot"]
     if not isinstance(bid, str):
         raise InputError("body.ballot must be a ballot id")
-    s = _secret(state, bid)
+    s = secret_doc(state, bid)
     ballot = state.peek("ballot", bid)
     if env.signer != ballot["opened_by"]:
         raise ForbiddenError(
@@ -263,7 +266,8 @@ def open_election_check(group_name: str, uuid: str) -> None:
 # --- 2. the ceremony --------------------------------------------------------------------------
 
 
-def _secret(state: State, bid: str) -> dict[str, Any]:
+def secret_doc(state: State, bid: str) -> dict[str, Any]:
+    """Ballot ``bid``'s ``secret/<id>`` document (read-only); ConflictError if not secret."""
     s = state.peek("secret", bid)
     if s is None:
         raise ConflictError(f"ballot {bid} is not a secret ballot")
@@ -273,7 +277,7 @@ def _secret(state: State, bid: str) -> dict[str, Any]:
 
 def trustee_index(state: State, bid: str, signer: str) -> int:
     """The 0-based position of ``signer`` among ballot ``bid``'s trustees."""
-    s = _secret(state, bid)
+    s = secret_doc(state, bid)
     if signer not in s["trustees"]:
         raise ForbiddenError(f"{signer} is not a trustee of ballot {bid}")
     i: int = s["trustees"].index(signer)
@@ -287,7 +291,7 @@ def _ceremony_step(
     bid = env.body["ballot"]
     if not isinstance(bid, str):
         raise InputError("body.ballot must be a ballot id")
-    s = _secret(state, bid)
+    s = secret_doc(state, bid)
     i = trustee_index(state, bid, env.signer)
     if s["phase"] != phase:
         raise ConflictError(f"ballot {bid}'s key ceremony is at step {s['phase']!r}, not {phase!r}")
@@ -298,7 +302,8 @@ def _ceremony_step(
     return bid, i, dict(s)
 
 
-def _certs(s: dict[str, Any]) -> list[SignedMsg]:
+def ceremony_certs(s: dict[str, Any]) -> list[SignedMsg]:
+    """The trustees' certificates posted so far (every one, once the ceremony is past step 1)."""
     return [signed_msg_from_json(loads(c, "a certificate"), "certificate") for c in s["certs"]]
 
 
@@ -323,7 +328,7 @@ def trustee_polynomial(state: State, env: Envelope, ctx: Context) -> None:
     """``trustee.polynomial``: step 3 (§4.6.4); its commitments are signed by its cert."""
     bid, i, s = _ceremony_step(state, env, "polynomial", "polynomials")
     group = group_by_name(s["group"])
-    certs = _certs(s)
+    certs = ceremony_certs(s)
     p: Polynomial = parse_polynomial(env.body["polynomial"])
     if len(p.secrets) != len(certs):
         raise InputError(f"a polynomial carries {len(certs)} encrypted shares")
@@ -339,10 +344,10 @@ def trustee_polynomial(state: State, env: Envelope, ctx: Context) -> None:
 
 def vinput_for(state: State, bid: str, i: int) -> Vinput:
     """Step 4 for trustee ``i`` (0-based): its shares routed from every polynomial (§4.6.5)."""
-    s = _secret(state, bid)
+    s = secret_doc(state, bid)
     group = group_by_name(s["group"])
     polys = [parse_polynomial(p) for p in s["polynomials"]]
-    return make_vinputs(group, _certs(s), polys)[i]
+    return make_vinputs(group, ceremony_certs(s), polys)[i]
 
 
 def trustee_voutput(state: State, env: Envelope, ctx: Context) -> None:
@@ -359,7 +364,7 @@ def trustee_voutput(state: State, env: Envelope, ctx: Context) -> None:
     if all(x is not None for x in s["voutputs"]):
         params = make_threshold_parameters(
             group,
-            _certs(s),
+            ceremony_certs(s),
             polys,
             [parse_voutput(v) for v in s["voutputs"]],
             s["threshold"],
@@ -382,7 +387,7 @@ def trustee_voutput(state: State, env: Envelope, ctx: Context) -> None:
 
 def ballot_election(state: State, bid: str) -> Election:
     """The fixed election of secret ballot ``bid`` (ConflictError before the ceremony ends)."""
-    s = _secret(state, bid)
+    s = secret_doc(state, bid)
     if s["election"] is None:
         raise ConflictError(f"ballot {bid}'s key ceremony is not complete (step {s['phase']})")
     return _parse_election(s["election"])
@@ -482,7 +487,8 @@ def close_secret(state: State, env: Envelope, ballot: dict[str, Any]) -> dict[st
     return {"status": "tallying"}
 
 
-def _tally(s: dict[str, Any]) -> EncryptedTally:
+def stored_tally(s: dict[str, Any]) -> EncryptedTally:
+    """The encrypted tally recorded at the close (§4.16)."""
     t = s["tally"]
     sized = canonical_json(
         {"num_tallied": t["num_tallied"], "total_weight": t["total_weight"]}
@@ -499,7 +505,7 @@ def decrypt(state: State, env: Envelope, ctx: Context) -> None:
     bid = env.body["ballot"]
     if not isinstance(bid, str):
         raise InputError("body.ballot must be a ballot id")
-    s = _secret(state, bid)
+    s = secret_doc(state, bid)
     i = trustee_index(state, bid, env.signer)
     if s["tally"] is None:
         raise ConflictError(f"ballot {bid} has no encrypted tally yet: it is not closed")
@@ -511,7 +517,7 @@ def decrypt(state: State, env: Envelope, ctx: Context) -> None:
     pd = parse_partial_decryption(text)
     election = ballot_election(state, bid)
     keys = trustee_public_keys(parse_trustees(s["trustees_json"]))
-    reason = check_partial_decryption(election, _tally(s), pd, keys[i + 1])
+    reason = check_partial_decryption(election, stored_tally(s), pd, keys[i + 1])
     if reason is not None:
         raise ProofError(f"trustee {i + 1}'s partial decryption of ballot {bid}: {reason}")
     s = state.get("secret", bid)
@@ -523,7 +529,7 @@ def decrypt(state: State, env: Envelope, ctx: Context) -> None:
 
 
 def _decrypted(state: State, bid: str) -> tuple[tuple[int, ...], ...]:
-    s = _secret(state, bid)
+    s = secret_doc(state, bid)
     if s["tally"] is None:
         raise ConflictError(f"ballot {bid} is not closed: there is no tally to decrypt")
     pds: dict[int, PartialDecryption] = {
@@ -534,7 +540,7 @@ def _decrypted(state: State, bid: str) -> tuple[tuple[int, ...], ...]:
             f"ballot {bid} has {len(pds)} valid partial decryptions; {s['threshold']} are needed"
         )
     election = ballot_election(state, bid)
-    return combine_result(election, parse_trustees(s["trustees_json"]), _tally(s), pds)
+    return combine_result(election, parse_trustees(s["trustees_json"]), stored_tally(s), pds)
 
 
 def _result(
@@ -548,7 +554,7 @@ def _result(
     if spec.kind == "yes_no":
         counts["abstain"] = blank
         blank = 0
-    turnout = _tally(_secret(state, bid)).num_tallied
+    turnout = stored_tally(secret_doc(state, bid)).num_tallied
     out = result_from_counts(spec, counts, turnout, ballot["electorate_size"])
     out["blank"] = blank
     return out
@@ -576,7 +582,7 @@ def record_result(state: State, env: Envelope, ctx: Context, ballot: dict[str, A
     b.update(status="closed", result=expected, result_at=ctx.index, result_time=ctx.time_text)
     state.put("ballot", bid, b)
     # The Belenios result (§4.19) as recorded, for the export and the audit to check again.
-    state.put("secret", bid, dict(_secret(state, bid), result=[list(r) for r in rows]))
+    state.put("secret", bid, dict(secret_doc(state, bid), result=[list(r) for r in rows]))
 
 
 # --- the export -------------------------------------------------------------------------------
@@ -584,10 +590,10 @@ def record_result(state: State, env: Envelope, ctx: Context, ballot: dict[str, A
 
 def public_data(state: State, bid: str) -> PublicData:
     """Secret ballot ``bid`` as Belenios 2.0 public data (for the ``.bel`` export, §4.4)."""
-    s = _secret(state, bid)
+    s = secret_doc(state, bid)
     election = ballot_election(state, bid)
     creds = sorted(int(c) for c in state.peek("credential", bid).values())
-    tally = _tally(s) if s["tally"] is not None else None
+    tally = stored_tally(s) if s["tally"] is not None else None
     recorded = s.get("result")
     result = None if recorded is None else tuple(tuple(r) for r in recorded)
     return PublicData(

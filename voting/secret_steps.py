@@ -38,11 +38,11 @@ from voting.secret.trustees import (
 )
 from voting.secret_rules import (
     CREDENTIALS_PER_STATEMENT,
-    _certs,
-    _secret,
-    _tally,
     ballot_election,
+    ceremony_certs,
     question_of,
+    secret_doc,
+    stored_tally,
     trustee_index,
     vinput_for,
 )
@@ -90,7 +90,7 @@ def credential_bodies(state: State, bid: str) -> list[dict[str, Any]]:
     Run by the opener, the credential authority: it sees the private credentials while it
     seals them, and keeps none (neither does the operator, which only relays sealed boxes).
     """
-    s = _secret(state, bid)
+    s = secret_doc(state, bid)
     group = group_by_name(s["group"])
     keys: list[str] = sorted(state.peek("electorate", bid, []))
     creds = make_credentials(group, s["uuid"], len(keys))
@@ -114,7 +114,7 @@ def trustee_seed(keypair: KeyPair, uuid: str) -> str:
 
 
 def _setup(state: State, bid: str, keypair: KeyPair) -> tuple[dict[str, Any], int, str]:
-    s = _secret(state, bid)
+    s = secret_doc(state, bid)
     i = trustee_index(state, bid, keypair.key_id)
     return s, i, trustee_seed(keypair, s["uuid"])
 
@@ -131,7 +131,7 @@ def polynomial_body(state: State, bid: str, keypair: KeyPair) -> dict[str, Any]:
     s, _, seed = _setup(state, bid, keypair)
     if s["phase"] != "polynomials":
         raise InputError(f"ballot {bid}'s ceremony is at step {s['phase']!r}, not polynomials")
-    p = make_polynomial(group_by_name(s["group"]), seed, _certs(s), s["threshold"])
+    p = make_polynomial(group_by_name(s["group"]), seed, ceremony_certs(s), s["threshold"])
     return {"ballot": bid, "polynomial": p.to_json()}
 
 
@@ -140,7 +140,7 @@ def voutput_body(state: State, bid: str, keypair: KeyPair) -> dict[str, Any]:
     s, i, seed = _setup(state, bid, keypair)
     if s["phase"] != "voutputs":
         raise InputError(f"ballot {bid}'s ceremony is at step {s['phase']!r}, not voutputs")
-    vo = make_voutput(group_by_name(s["group"]), seed, _certs(s), vinput_for(state, bid, i))
+    vo = make_voutput(group_by_name(s["group"]), seed, ceremony_certs(s), vinput_for(state, bid, i))
     return {"ballot": bid, "voutput": vo.to_json()}
 
 
@@ -151,8 +151,8 @@ def decrypt_body(state: State, bid: str, keypair: KeyPair) -> dict[str, Any]:
         raise InputError(f"ballot {bid} is not closed: there is no tally to decrypt yet")
     group = group_by_name(s["group"])
     private = parse_voutput(s["voutputs"][i]).private_key
-    x = trustee_decryption_key(group, seed, _certs(s), private)
-    pd = make_partial_decryption(ballot_election(state, bid), _tally(s), x)
+    x = trustee_decryption_key(group, seed, ceremony_certs(s), private)
+    pd = make_partial_decryption(ballot_election(state, bid), stored_tally(s), x)
     return {"ballot": bid, "partial_decryption": pd.to_json()}
 
 
