@@ -72,6 +72,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "statement.signature": (_E, "a statement signature does not verify"),
     "rule.violation": (_E, "a record breaks a rule of the community"),
     "funds.invariant": (_E, "the replayed accounts, budget lines or expenses do not add up"),
+    "secret.verify": (_E, "a secret ballot's Belenios public data does not verify"),
     # views and nodes
     "view.mismatch": (_E, "a node publishes a view that differs from the replayed state"),
     "node.evidence": (_E, "a node holds verified evidence of misbehaviour"),

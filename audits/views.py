@@ -123,7 +123,7 @@ register_view_check(ViewCheck("community", _community, _community_fields))
 
 def _register_voting() -> None:
     try:
-        from voting.rules import compute_result
+        from voting.rules import provisional_result
     except ImportError:  # pragma: no cover - a deployment without the voting layer
         return
 
@@ -140,9 +140,7 @@ def _register_voting() -> None:
                     "closed_at": doc.get("closed_at"),
                     "electorate_hash": doc.get("electorate_hash"),
                     "result": doc.get("result"),
-                    "provisional": (
-                        compute_result(state, bid) if doc.get("status") == "open" else None
-                    ),
+                    "provisional": provisional_result(state, bid),
                 },
             )
 
@@ -174,6 +172,10 @@ _register_funds()
 def invariant_findings(state: State) -> list[Finding]:
     """Recompute what the replayed state stores and must agree with itself: every account
     balance from its postings, every budget line from its expenses (``funds.ledger_math``)."""
+    return _funds_findings(state) + _secret_findings(state)
+
+
+def _funds_findings(state: State) -> list[Finding]:
     try:
         from funds.ledger_math import check_invariants
     except ImportError:  # pragma: no cover - a deployment without the funds layer
@@ -182,3 +184,25 @@ def invariant_findings(state: State) -> list[Finding]:
         finding("funds.invariant", f"after replaying the log, {problem}", rule=problem)
         for problem in check_invariants(state)
     ]
+
+
+def _secret_findings(state: State) -> list[Finding]:
+    """Belenios' universal verification (spec §3.5) of every secret ballot whose ceremony is
+    complete, again and independently of the handlers that accepted each statement: every
+    ballot proof (on both cores), the encrypted tally, every decryption proof, the result."""
+    try:
+        from voting.secret.verify import verify_public_data
+        from voting.secret_rules import public_data
+    except ImportError:  # pragma: no cover - a deployment without the voting layer
+        return []
+    out: list[Finding] = []
+    for bid, doc in sorted(state.rows("ballot").items(), key=lambda kv: int(kv[0])):
+        if doc.get("mode") != "secret" or doc.get("election_hash") is None:
+            continue
+        report = verify_public_data(public_data(state, bid), workers=2)
+        for f in report.failures:
+            msg = f"secret ballot {bid}: step {f.step} {f.name} {f.subject or ''}: {f.detail}"
+            out.append(finding("secret.verify", msg, rule=f.name))
+        if doc.get("result") is not None and report.result is None:
+            out.append(finding("secret.verify", f"secret ballot {bid}: no verified result"))
+    return out

@@ -13,6 +13,7 @@ from rich.table import Table
 
 from cli.common import KEY_OPTION, NODE_OPTION, client, load_key, read_json_file
 from cli.output import EXIT_EVIDENCE, emit_json
+from client import secret
 from client.http import NodeClient
 from client.receipts import fetch_ballot_bundle
 from client.submit import submit_statement
@@ -26,7 +27,7 @@ from ledger.tiles import TILE_WIDTH, decode_bundle, tile_path
 from rules import community_rules
 from voting.evidence import format_bundle, tally_bundle
 from voting.receipts import read_receipt
-from voting.rules import compute_result
+from voting.rules import provisional_result
 from voting.spec import DEFAULT_PASSING, KINDS
 
 __all__ = [
@@ -120,10 +121,21 @@ def open_(
     passing: str | None = typer.Option(None, "--passing", help="Passing rule (default by kind)."),
     document: str | None = typer.Option(None, "--document", help="SHA-256 of a long text."),
     spec: Path | None = typer.Option(None, "--spec", help="JSON body to start from."),
+    secret_mode: bool = typer.Option(
+        False, "--secret", help="A secret ballot (Belenios): choices encrypted, trustees decrypt."
+    ),
+    trustee: list[str] = typer.Option([], "--trustee", help="Trustee key id (secret); repeat."),
+    threshold: int | None = typer.Option(
+        None, "--threshold", help="How many trustees decrypt (secret; default all)."
+    ),
     key: Path = KEY_OPTION,
     node: str = NODE_OPTION,
+    log_key: str | None = LOG_KEY_OPTION,
 ) -> None:
     """Open a ballot (signed with your key); prints its id.
+
+    With --secret, every resident's Belenios credential is generated here and sealed to
+    their key; the trustees then run `civic trustee setup` until the ballot opens.
 
     Example: civic ballot open --kind yes_no --title "en=Solar panels?" --title "zh=太阳能板？" --duration 14d --quorum 30% --key alice.key
     """
@@ -158,8 +170,22 @@ def open_(
     body["passing"] = passing or body.get("passing") or DEFAULT_PASSING.get(kind, "")
     if document:
         body["document"] = document
-    out = _submit(node, key, "ballot.open", body)
-    typer.echo(f"opened ballot {out['index']} (closes {body['closes']})")
+    if not secret_mode:
+        if trustee or threshold is not None:
+            raise InputError("--trustee and --threshold are for a --secret ballot")
+        out = _submit(node, key, "ballot.open", body)
+        typer.echo(f"opened ballot {out['index']} (closes {body['closes']})")
+        return
+    if not trustee:
+        raise InputError("a --secret ballot needs its trustees: --trustee KEY_ID (repeat)")
+    kp = load_key(key)
+    with client(node) as c:
+        verifier, _ = resolve_log_key(c, log_key)
+        out = secret.open_secret(c, verifier, kp, body, trustee, threshold or len(trustee))
+    typer.echo(
+        f"opened secret ballot {out['index']} (closes {body['closes']}); its trustees now run "
+        f"`civic trustee setup --ballot {out['index']}`"
+    )
 
 
 @app.command("close")
@@ -175,8 +201,15 @@ def close(
     """
     with client(node) as c:
         verifier, _ = resolve_log_key(c, log_key)
-        t = tally_bundle(fetch_ballot_bundle(c, ballot), checkpoint_opener(verifier))
         doc = c.get_json(f"/v1/ballots/{ballot}")
+        if doc.get("mode") == "secret":
+            out = secret.close_secret(c, verifier, load_key(key), ballot)
+            typer.echo(
+                f"closed secret ballot {ballot} at record {out['index']}: the trustees now run "
+                f"`civic trustee decrypt --ballot {ballot}`"
+            )
+            return
+        t = tally_bundle(fetch_ballot_bundle(c, ballot), checkpoint_opener(verifier))
     if t.history.status != "open":
         raise InputError(f"ballot {ballot} is already {t.history.status}")
     body = {"ballot": ballot, "electorate_hash": doc["electorate_hash"], "result": t.computed}
@@ -186,6 +219,40 @@ def close(
         f"closed ballot {ballot} at record {out['index']}: {t.computed['turnout']} of "
         f"{doc['electorate_size']} voted, {verdict}"
     )
+
+
+@app.command("result")
+def result(
+    ballot: str = typer.Option(..., "--ballot", help="Ballot id."),
+    key: Path = KEY_OPTION,
+    node: str = NODE_OPTION,
+    log_key: str | None = LOG_KEY_OPTION,
+) -> None:
+    """Record a secret ballot's result, combined here from the trustees' partial decryptions.
+
+    Example: civic ballot result --ballot 12 --key alice.key
+    """
+    with client(node) as c:
+        verifier, _ = resolve_log_key(c, log_key)
+        out = secret.post_result(c, verifier, load_key(key), ballot)
+    typer.echo(f"recorded the result of secret ballot {ballot} at record {out['index']}")
+
+
+@app.command("export-belenios")
+def export_belenios(
+    ballot: str = typer.Argument(..., help="Ballot id (a secret ballot)."),
+    out: Path = typer.Option(..., "--out", help="Directory to write UUID.bel into."),
+    node: str = NODE_OPTION,
+    log_key: str | None = LOG_KEY_OPTION,
+) -> None:
+    """Write a secret ballot as Belenios 2.0 public data, for `belenios-tool election verify`.
+
+    Example: civic ballot export-belenios 12 --out election-12/
+    """
+    with client(node) as c:
+        verifier, _ = resolve_log_key(c, log_key)
+        path = secret.export_belenios(c, verifier, ballot, out)
+    typer.echo(f"wrote {path}; check it with: belenios-tool election verify --dir {out}")
 
 
 @app.command("cancel")
@@ -305,7 +372,7 @@ def _full_tally(c: NodeClient, ballot: str, verifier: NoteVerifier) -> dict[str,
     return {
         "size": cp.size,
         "status": doc["status"],
-        "computed": compute_result(state, ballot) if doc["status"] == "open" else doc["result"],
+        "computed": provisional_result(state, ballot) or doc["result"],
         "recorded": doc["result"],
     }
 
@@ -332,6 +399,9 @@ def tally(
         verifier, key_source = resolve_log_key(c, log_key)
         published = c.get_json(f"/v1/ballots/{ballot}/result")
         problems: list[str] = []
+        if c.get_json(f"/v1/ballots/{ballot}").get("mode") == "secret":
+            _secret_tally(c, ballot, verifier, published, json_out)
+            return
         if full:
             f = _full_tally(c, ballot, verifier)
             computed, status, size, source = f["computed"], f["status"], f["size"], "replay"
@@ -370,6 +440,40 @@ def tally(
         for p in problems:
             typer.echo(f"  MISMATCH: {p}")
         typer.echo("  matches the node's published result" if not problems else "  DOES NOT MATCH")
+    if problems:
+        raise typer.Exit(EXIT_EVIDENCE)
+
+
+def _secret_tally(
+    c: NodeClient, ballot: str, verifier: NoteVerifier, published: dict[str, Any], json_out: bool
+) -> None:
+    state = secret.verified_state(c, verifier)
+    report = secret.verify_secret(state, ballot)
+    recorded = state.peek("ballot", ballot)["result"]
+    problems = [f"step {f.step} {f.name} {f.subject or ''}: {f.detail}" for f in report.failures]
+    if recorded != published["result"]:
+        problems.append("the node publishes a different result from the replay")
+    out = {
+        "ballot": ballot,
+        "mode": "secret",
+        "status": state.peek("ballot", ballot)["status"],
+        "checks": len(report.checks),
+        "result": recorded,
+        "matches": not problems,
+        "problems": problems,
+    }
+    if json_out:
+        emit_json(out)
+    else:
+        typer.echo(
+            f"secret ballot {ballot} ({out['status']}): replayed the log and ran "
+            f"{len(report.checks)} Belenios checks (ballot proofs, encrypted tally, decryptions)"
+        )
+        if recorded is not None:
+            typer.echo(f"  counts: {recorded['counts']} (blank {recorded.get('blank', 0)})")
+        for p in problems:
+            typer.echo(f"  MISMATCH: {p}")
+        typer.echo("  all checks passed" if not problems else "  DOES NOT VERIFY")
     if problems:
         raise typer.Exit(EXIT_EVIDENCE)
 

@@ -20,6 +20,7 @@ from cli import (
     member_cmds,
     node_cmds,
     statement_cmds,
+    trustee_cmds,
     vote_cmds,
 )
 from cli.output import fail
@@ -68,6 +69,7 @@ app.command("doctor", rich_help_panel=START)(doctor_cmds.doctor)
 app.add_typer(key_cmds.app, name="key", rich_help_panel=RESIDENTS)
 app.add_typer(vote_cmds.app, name="vote", rich_help_panel=RESIDENTS)
 app.add_typer(ballot_cmds.app, name="ballot", rich_help_panel=RESIDENTS)
+app.add_typer(trustee_cmds.app, name="trustee", rich_help_panel=RESIDENTS)
 app.add_typer(member_cmds.app, name="member", rich_help_panel=COMMITTEE)
 app.add_typer(funds_cmds.app, name="funds", rich_help_panel=COMMITTEE)
 app.add_typer(statement_cmds.app, name="statement", rich_help_panel=COMMITTEE)

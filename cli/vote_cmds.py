@@ -15,6 +15,7 @@ from rich.table import Table
 from cli.ballot_cmds import LOG_KEY_OPTION, checkpoint_opener, resolve_log_key
 from cli.common import KEY_OPTION, NODE_OPTION, client, load_key
 from cli.output import EXIT_EVIDENCE, emit_json
+from client import secret
 from client.receipts import gather_receipt_inputs
 from client.submit import submit_statement
 from ledger.c2sp.checkpoint import read_checkpoint
@@ -22,6 +23,7 @@ from ledger.c2sp.note import parse_vkey
 from ledger.errors import CivicError, InputError
 from voting.evidence import LogView, parse_bundle
 from voting.receipts import ReceiptReport, build_receipt, read_receipt, verify_receipt
+from voting.secret import ballot_tracker
 
 __all__ = ["app", "default_receipt_path"]
 
@@ -68,8 +70,14 @@ def cast(
         community = c.community()
         verifier = parse_vkey(log_key) if log_key else parse_vkey(community["log_vkey"])
         doc = c.get_json(f"/v1/ballots/{ballot}")
-        body = {"ballot": ballot, "choice": _choice(doc["kind"], choice, empty)}
-        out = submit_statement(c, "vote.cast", body, kp, origin=community["origin"])
+        wanted = _choice(doc["kind"], choice, empty)
+        tracker = None
+        if doc.get("mode") == "secret":
+            # Built here: only the encrypted ballot and its proofs leave this machine.
+            out, tracker = secret.cast_secret(c, verifier, kp, ballot, wanted)
+        else:
+            body = {"ballot": ballot, "choice": wanted}
+            out = submit_statement(c, "vote.cast", body, kp, origin=community["origin"])
         record = base64.b64decode(c.record(out["index"])["entry"])
     proof = out["inclusion_proof"]
     data = build_receipt(
@@ -85,6 +93,11 @@ def cast(
     typer.echo(
         f"vote on ballot {ballot} recorded at record {out['index']}; receipt saved to {path}"
     )
+    if tracker is not None:
+        # The smart ballot tracker (Belenios spec §4.15): the ballot's hash, to find it in
+        # the Belenios export and to check it is counted; it reveals nothing of the choice.
+        path.with_name(path.name + ".tracker").write_text(tracker + "\n")
+        typer.echo(f"smart ballot tracker: {tracker} (saved next to the receipt)")
 
 
 def _size_of(note: bytes) -> int:
@@ -131,7 +144,11 @@ def verify(
         receipt_size = _size_of(proof.checkpoint)
         header.append(
             f"receipt {receipt}: record {rec.index}, vote on ballot {ballot} by {env.signer}, "
-            f"choice {env.body.get('choice')!r}"
+            + (
+                f"secret ballot, tracker {ballot_tracker(env.body['belenios'])}"
+                if isinstance(env.body.get("belenios"), str)
+                else f"choice {env.body.get('choice')!r}"
+            )
         )
     except CivicError:
         # Not even a readable receipt: the pure verifier below names what is wrong with it.

@@ -15,6 +15,7 @@ from typing import Any
 
 from client.submit import signed_statement
 from demo import funds as demo_funds
+from demo import secret as demo_secret
 from demo import voting as demo_voting
 from ledger.community import commitment
 from ledger.errors import CivicError
@@ -123,8 +124,12 @@ def build_demo(
                 private = {"value": unit, "salt": b64encode(salt).decode()}
                 envs.append(signed_statement(DEMO_ORIGIN, "member.enrol", body, chair, (), private))
             submit_all(ctx, envs)
+            # The secret ballot's wait for its closing time overlaps the other ballots'.
+            secret = demo_secret.start(ctx, keys)
+            voting = demo_voting.populate(ctx, keys)
+            voting["secret"] = demo_secret.finish(ctx, keys, secret)
             extras = {
-                "voting": demo_voting.populate(ctx, keys),
+                "voting": voting,
                 "funds": demo_funds.populate(ctx, keys),
             }
             (data / "demo-extras.json").write_text(json.dumps(extras, indent=2) + "\n", "utf-8")

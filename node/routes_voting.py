@@ -16,7 +16,7 @@ from ledger.errors import InputError, NotFoundError
 from node.context import NodeContext, get_ctx
 from voting.bundle import build_ballot_bundle
 from voting.evidence import bundle_json
-from voting.rules import BALLOT_ID, compute_result
+from voting.rules import BALLOT_ID, provisional_result
 
 __all__ = ["router"]
 
@@ -80,8 +80,9 @@ def votes(
 ) -> dict[str, Any]:
     """The counted (last) vote of each resident, by record index: key, signer, choice.
 
-    This is an open, signed ballot: every vote is public in the log anyway. ``key`` picks
-    one electorate key.
+    On an open ballot every vote is public in the log anyway. On a secret ballot ``choice``
+    is null and ``tracker`` is the Belenios smart ballot tracker. ``key`` picks one
+    electorate key.
     """
     _ballot(ctx, bid)
     st = ctx.state()
@@ -102,6 +103,7 @@ def votes(
                 "signer": v["signer"],
                 "index": v["index"],
                 "choice": v["choice"],
+                "tracker": v.get("tracker"),
                 "time": v["time"],
                 "n": v["n"],
             }
@@ -114,7 +116,7 @@ def votes(
 def result(bid: str, ctx: Ctx) -> dict[str, Any]:
     """The recorded result of a closed ballot; the running tally of an open one."""
     doc = _ballot(ctx, bid)
-    provisional = compute_result(ctx.state(), bid) if doc["status"] == "open" else None
+    provisional = provisional_result(ctx.state(), bid)
     return {
         "ballot": bid,
         "status": doc["status"],

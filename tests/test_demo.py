@@ -72,6 +72,11 @@ def test_demo_runs_every_role_and_stops_on_sigterm(tmp_path: Path) -> None:
         assert community["size"] >= 300 and community["witnesses"]["quorum"] == 2
         assert httpx.get(seq + "/v1/ballots").json()
         assert Path(info["voting"]["receipt"]).exists()
+        secret = info["voting"]["secret"]  # 3 trustees, threshold 2, fully decrypted
+        assert secret["threshold"] == 2 and len(secret["decrypted_by"]) == 2
+        doc = httpx.get(seq + f"/v1/ballots/{secret['ballot']}").json()
+        assert doc["mode"] == "secret" and doc["status"] == "closed"
+        assert doc["result"]["counts"] == {"garden": 2, "playground": 1, "parking": 0}
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)
         for n in info["nodes"]:

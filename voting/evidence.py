@@ -290,6 +290,13 @@ def scan_ballot(ballot: str, records: Sequence[Record]) -> BallotHistory:
     env = parse_envelope(head.envelope)
     if env.type != "ballot.open":
         raise ProofError(f"record {ballot} is a {env.type}, not a ballot.open")
+    if env.body.get("mode") == "secret":
+        # Its votes carry no choice to tally: Belenios' verification covers it
+        # (voting.secret.verify, `civic ballot tally`, `civic ballot export-belenios`).
+        raise InputError(
+            f"ballot {ballot} is secret: its records hold encrypted Belenios ballots; verify "
+            "it with `civic ballot tally` or `civic ballot export-belenios`"
+        )
     spec = parse_open_body(env.body).spec
     rotated: dict[str, str] = {}  # new key → old key, for rotations after the opening
     votes: list[VoteEvent] = []

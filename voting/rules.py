@@ -53,6 +53,7 @@ from ledger.records import format_time, parse_time
 from ledger.ruleset import Rules
 from ledger.state import Context, State
 from ledger.statements import Envelope
+from voting import secret_rules
 from voting.spec import check_choice, parse_open_body, spec_from_doc
 from voting.tally import describe_difference, electorate_hash, tally
 
@@ -63,6 +64,8 @@ __all__ = [
     "compute_result",
     "electorate_key",
     "get_ballot",
+    "is_secret",
+    "provisional_result",
 ]
 
 BALLOT_ID = re.compile(r"^(0|[1-9][0-9]{0,18})$")
@@ -126,9 +129,27 @@ def electorate_key(state: State, bid: str, signer: str) -> str | None:
     return None
 
 
+def is_secret(doc: dict[str, Any]) -> bool:
+    """Whether a ballot document is a secret ballot (its choices are never in clear)."""
+    return doc.get("mode") == "secret"
+
+
+def provisional_result(state: State, bid: str) -> dict[str, Any] | None:
+    """The running tally of an open ballot in open mode; None otherwise (a secret ballot
+    has no running tally: only the trustees' decryption gives its result)."""
+    doc = get_ballot(state, bid)
+    if doc["status"] != "open" or is_secret(doc):
+        return None
+    return compute_result(state, bid)
+
+
 def compute_result(state: State, bid: str) -> dict[str, Any]:
     """The tally of ballot ``bid`` from the counted votes in the state, right now."""
     ballot = get_ballot(state, bid)
+    if is_secret(ballot):
+        raise ConflictError(
+            f"ballot {bid} is secret: its result comes from the trustees' decryptions"
+        )
     keys: list[str] = state.peek("electorate", bid, [])
     choices = []
     for k in keys:
@@ -141,6 +162,8 @@ def compute_result(state: State, bid: str) -> dict[str, Any]:
 def close_body(state: State, bid: str) -> dict[str, Any]:
     """The body of a ``ballot.close`` the handler will accept (for the CLI, demo, sequencer)."""
     ballot = get_ballot(state, bid)
+    if is_secret(ballot):
+        return secret_rules.secret_close_body(state, bid)
     return {
         "ballot": bid,
         "electorate_hash": ballot["electorate_hash"],
@@ -160,8 +183,15 @@ def _open(state: State, env: Envelope, ctx: Context) -> None:
     ):
         who = "a committee member" if openers == "committee" else "a committee member or resident"
         raise ForbiddenError(f"opening a ballot must be signed by {who}; {env.signer} is not one")
-    # 2. a well-formed body
-    ob = parse_open_body(env.body)
+    # 2. a well-formed body (the mode and its setup aside: the rest is an open ballot's)
+    body = dict(env.body)
+    mode = body.pop("mode", "open")
+    setup = body.pop("secret", None)
+    if mode not in secret_rules.MODES:
+        raise InputError(f"body.mode must be one of {', '.join(secret_rules.MODES)}, not {mode!r}")
+    if (mode == "secret") != (setup is not None):
+        raise InputError('a ballot has body.secret exactly when its mode is "secret"')
+    ob = parse_open_body(body)
     # 3. times, in sequencer time: a past or missing opening time means now
     opens = ctx.time
     if ob.opens is not None and parse_time(ob.opens) > ctx.time:
@@ -222,6 +252,8 @@ def _open(state: State, env: Envelope, ctx: Context) -> None:
         "closed_by": None,
         "closed_time": None,
     }
+    if mode == "secret":
+        secret_rules.secret_open(state, doc, setup, keys, ctx)
     state.put("ballot", bid, doc)
 
 
@@ -231,9 +263,15 @@ def _require_open(ballot: dict[str, Any]) -> None:
 
 
 def _vote(state: State, env: Envelope, ctx: Context) -> None:
-    _only_fields(env.body, {"ballot", "choice"})
     bid = _ballot_id(env.body)
     ballot = get_ballot(state, bid)
+    secret = is_secret(ballot)
+    _only_fields(env.body, {"ballot", "belenios" if secret else "choice"})
+    if secret and ballot["status"] == "setup":
+        raise ConflictError(
+            f"ballot {bid} takes no votes yet: its key ceremony is not complete or its "
+            "credentials are not all posted"
+        )
     # 1. the ballot takes votes now (sequencer time decides)
     _require_open(ballot)
     if ctx.time < parse_time(ballot["opens"]):
@@ -258,8 +296,11 @@ def _vote(state: State, env: Envelope, ctx: Context) -> None:
             f"{env.signer} is not in ballot {bid}'s electorate: only residents enrolled "
             f"when it opened (record {bid}) may vote"
         )
-    # 3. a choice the ballot offers
-    choice = check_choice(spec_from_doc(ballot), env.body["choice"])
+    # 3. a choice the ballot offers (secret: a valid Belenios ballot with their credential)
+    if secret:
+        extra = secret_rules.vote_secret(state, env, ctx, ballot, voter)
+    else:
+        extra = {"choice": check_choice(spec_from_doc(ballot), env.body["choice"])}
     key = f"{bid}/{voter}"
     old = state.peek("vote", key)
     state.put(
@@ -270,7 +311,7 @@ def _vote(state: State, env: Envelope, ctx: Context) -> None:
             "key": voter,
             "signer": env.signer,
             "index": ctx.index,
-            "choice": choice,
+            **extra,
             "time": ctx.time_text,
             "supersedes": None if old is None else old["index"],
             "n": 1 if old is None else old["n"] + 1,
@@ -293,9 +334,10 @@ def _may_manage(state: State, ballot: dict[str, Any], signer: str, log_key: bool
 
 
 def _close(state: State, env: Envelope, ctx: Context) -> None:
-    _only_fields(env.body, {"ballot", "electorate_hash", "result"})
     bid = _ballot_id(env.body)
     ballot = get_ballot(state, bid)
+    secret = is_secret(ballot)
+    _only_fields(env.body, {"ballot", "electorate_hash", "encrypted_tally" if secret else "result"})
     # 1. who: a committee member, the opener, or the log key (the sequencer)
     if not _may_manage(state, ballot, env.signer, log_key=True):
         raise ForbiddenError(
@@ -315,6 +357,16 @@ def _close(state: State, env: Envelope, ctx: Context) -> None:
             f"ballot {bid}: the close names electorate {env.body['electorate_hash']!r}, "
             f"the ballot's is {ballot['electorate_hash']}"
         )
+    if secret:
+        b = dict(ballot)
+        b.update(
+            secret_rules.close_secret(state, env, ballot),
+            closed_at=ctx.index,
+            closed_by=env.signer,
+            closed_time=ctx.time_text,
+        )
+        state.put("ballot", bid, b)
+        return
     expected = compute_result(state, bid)
     claimed = env.body["result"]
     try:
@@ -350,7 +402,8 @@ def _cancel(state: State, env: Envelope, ctx: Context) -> None:
         raise ForbiddenError(
             f"cancelling ballot {bid} must be signed by a committee member or its opener"
         )
-    _require_open(ballot)
+    if ballot["status"] != "setup":
+        _require_open(ballot)
     b = dict(ballot)
     b.update(
         status="cancelled",
@@ -362,6 +415,22 @@ def _cancel(state: State, env: Envelope, ctx: Context) -> None:
     state.put("ballot", bid, b)
 
 
+def _result(state: State, env: Envelope, ctx: Context) -> None:
+    _only_fields(env.body, {"ballot", "result"})
+    bid = _ballot_id(env.body)
+    ballot = get_ballot(state, bid)
+    if not is_secret(ballot):
+        raise ConflictError(f"ballot {bid} is not secret: its ballot.close records its result")
+    if not _may_manage(state, ballot, env.signer, log_key=True) and env.signer not in ballot.get(
+        "trustees", []
+    ):
+        raise ForbiddenError(
+            f"recording ballot {bid}'s result must be signed by a committee member, its "
+            f"opener, a trustee or the log key; {env.signer} is none of them"
+        )
+    secret_rules.record_result(state, env, ctx, ballot)
+
+
 # The voting layer's statement types, for the community's rule set (``rules``).
 RULES = Rules.of(
     "voting",
@@ -370,5 +439,11 @@ RULES = Rules.of(
         "vote.cast": _vote,
         "ballot.close": _close,
         "ballot.cancel": _cancel,
+        "ballot.credentials": secret_rules.ballot_credentials,
+        "trustee.cert": secret_rules.trustee_cert,
+        "trustee.polynomial": secret_rules.trustee_polynomial,
+        "trustee.voutput": secret_rules.trustee_voutput,
+        "trustee.decrypt": secret_rules.decrypt,
+        "ballot.result": _result,
     },
 )

@@ -44,6 +44,7 @@ __all__ = [
     "describe_difference",
     "electorate_hash",
     "last_votes",
+    "result_from_counts",
     "tally",
 ]
 
@@ -127,6 +128,14 @@ def tally(spec: BallotSpec, choices: Iterable[Choice], electorate_size: int) -> 
         turnout += 1
         for o in [c] if isinstance(c, str) else c:
             counts[o] += 1
+    return result_from_counts(spec, counts, turnout, electorate_size)
+
+
+def result_from_counts(
+    spec: BallotSpec, counts: dict[str, int], turnout: int, electorate_size: int
+) -> dict[str, Any]:
+    """The result from counts per option (every option present) and the turnout; a secret
+    ballot's decrypted counts (:mod:`voting.secret_rules`) go through here too."""
     quorum_met = spec.quorum.met(turnout, electorate_size)
     chosen = _decide(spec, counts, turnout) if quorum_met else []
     result: dict[str, Any] = {
