@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 
 from ledger.c2sp.checkpoint import open_checkpoint
+from ledger.c2sp.trust import check_trust
 from ledger.errors import InputError, NotFoundError
 from node.context import NodeContext, get_ctx
 from voting.bundle import build_ballot_bundle
@@ -144,16 +145,21 @@ def bundle(
     bid: str,
     ctx: Ctx,
     consistency_from: Annotated[list[int] | None, Query()] = None,
+    witnessed: bool = False,
 ) -> dict[str, Any]:
     """A ``civic-ledger/ballot-bundle@v1``: the ballot's records proven against the current
-    checkpoint, with consistency proofs from each ``consistency_from`` size (see
-    :mod:`voting.evidence`)."""
+    checkpoint (with ``witnessed=true``: the newest one with the witness quorum), with
+    consistency proofs from each ``consistency_from`` size (see :mod:`voting.evidence`).
+    ``witness_quorum`` says whether that checkpoint carries the quorum."""
     doc = _ballot(ctx, bid)
     log = ctx.log
-    note = log.checkpoint()
+    note = log.witnessed_checkpoint() if witnessed else log.checkpoint()
+    if note is None:
+        raise NotFoundError("no checkpoint has reached the witness quorum yet; retry")
     cp, _ = open_checkpoint(note, log.verifier)
+    which = "newest witnessed" if witnessed else "current"
     if int(bid) >= cp.size:
-        raise NotFoundError(f"ballot {bid} is not in the current checkpoint yet; retry")
+        raise NotFoundError(f"ballot {bid} is not in the {which} checkpoint yet; retry")
     sizes = sorted(set(consistency_from or []))
     if len(sizes) > MAX_PROOF_SIZES:
         raise InputError(f"ask for at most {MAX_PROOF_SIZES} consistency proofs at once")
@@ -176,5 +182,15 @@ def bundle(
         proof_sizes=sizes,
         ballot_doc=doc,
         electorate=ctx.state().peek("electorate", bid, []),
+        witness_quorum=_quorum_statement(ctx, note),
     )
     return bundle_json(b)
+
+
+def _quorum_statement(ctx: NodeContext, note: bytes) -> dict[str, Any]:
+    """Whether ``note`` carries the witness quorum of the policy (C2SP tlog-policy)."""
+    policy = ctx.policy()
+    if policy is None:
+        return {"met": False, "detail": "no witness policy yet (no genesis)"}
+    trust = check_trust(note, policy)
+    return {"met": trust.trusted, "detail": trust.summary()}

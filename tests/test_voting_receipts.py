@@ -20,9 +20,16 @@ from ledger.c2sp.cosignature import cosigner_from_seed
 from ledger.c2sp.note import add_signatures, signer_from_seed
 from ledger.c2sp.proof import TlogProof, format_tlog_proof, parse_tlog_proof
 from ledger.canonical import canonical_json
-from ledger.errors import InputError, NotFoundError, SignatureError, VerificationError
+from ledger.errors import (
+    InputError,
+    NotFoundError,
+    ProofError,
+    SignatureError,
+    VerificationError,
+)
 from ledger.records import build_record, format_time, parse_record
 from ledger.statements import parse_envelope
+from ledger.witness_policy import policy_from_genesis
 from tests.factory import ORIGIN, Community
 from voting.bundle import build_ballot_bundle
 from voting.evidence import (
@@ -30,9 +37,9 @@ from voting.evidence import (
     LogView,
     format_bundle,
     parse_bundle,
+    proven_genesis,
     tally_bundle,
 )
-from ledger.witness_policy import policy_from_genesis
 from voting.receipts import (
     OriginalAnswer,
     ReceiptReport,
@@ -102,6 +109,8 @@ class Node:
             consistency={s: self.proof(s) for s in {end, *sizes} if s < n},
             ballot_doc=doc,
             electorate=tuple(self.com.state.peek("electorate", ballot)),
+            genesis=self.records[0],
+            genesis_proof=tuple(merkle.inclusion_proof_from_leaves(0, self.leaves)),
         )
 
 
@@ -527,17 +536,21 @@ def _cosigned_receipt(
 
 
 def test_witnessed_receipt_passes_offline_and_stripped_one_fails_step_10() -> None:
-    com, bid, idx, ws, node = _witnessed_scenario()
+    com, _, idx, ws, node = _witnessed_scenario()
     policy = policy_from_genesis(parse_envelope(parse_record(com.records[0]).envelope).body)
     good = _cosigned_receipt(node, idx, ws, 3)
     # Offline: no node, no bundle; only the policy's keys (from a tlog-policy file).
-    r = verify_receipt(good, node.verifier, policy=policy)
-    assert [s.number for s in r.failed] == [5, 7], r.to_json()  # no node: nothing to extend
+    r = verify_receipt(good, node.verifier, policy=policy, standalone=True)
+    assert r.ok, r.to_json()
+    assert statuses(r) == dict.fromkeys(range(1, 12), "skip") | dict.fromkeys(
+        (1, 2, 3, 4, 10), "pass"
+    )
     assert r.step(10).status == "pass" and "your receipt's checkpoint" in r.step(10).detail
     assert "quorum met" in r.step(10).detail
     # Stripped below the quorum (one of three, the policy needs two): step 10 fails.
     stripped = _cosigned_receipt(node, idx, ws, 1)
-    r = verify_receipt(stripped, node.verifier, policy=policy)
+    r = verify_receipt(stripped, node.verifier, policy=policy, standalone=True)
+    assert [s.number for s in r.failed] == [10]
     assert r.step(10).status == "fail" and "NOT met" in r.step(10).detail
     assert "civic vote receipt --complete" in r.step(10).detail
     # A cosignature that does not verify (the checkpoint of another size) is refused too.
@@ -610,6 +623,12 @@ def test_bundle_builder_matches_the_range_proof_by_hand() -> None:
         electorate=com.state.peek("electorate", bid),
     )
     assert built == node.bundle(bid, end=closed_at + 1, sizes=(idx + 1,))
+    # record 0 rides along, proven against the bundle's checkpoint (offline witness keys)
+    cp = open_checkpoint(built.checkpoint, node.verifier)[0]
+    assert proven_genesis(built, cp) == com.records[0]
+    with pytest.raises(ProofError):
+        proven_genesis(replace(built, genesis=com.records[1]), cp)
+    assert parse_bundle(format_bundle(built)) == built
     assert built.end == closed_at + 1 and sorted(built.consistency) == [idx + 1, closed_at + 1]
     assert verify(node, node.receipt(idx), bid, bundle=built).ok
     with pytest.raises(NotFoundError):
