@@ -12,8 +12,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 
 from ledger.c2sp.checkpoint import open_checkpoint
-from ledger.c2sp.trust import check_trust
 from ledger.errors import InputError, NotFoundError
+from ledger.witness_policy import quorum_statement
 from node.context import NodeContext, get_ctx
 from voting.bundle import build_ballot_bundle
 from voting.evidence import bundle_json
@@ -182,15 +182,6 @@ def bundle(
         proof_sizes=sizes,
         ballot_doc=doc,
         electorate=ctx.state().peek("electorate", bid, []),
-        witness_quorum=_quorum_statement(ctx, note),
+        witness_quorum=quorum_statement(note, ctx.policy()),
     )
     return bundle_json(b)
-
-
-def _quorum_statement(ctx: NodeContext, note: bytes) -> dict[str, Any]:
-    """Whether ``note`` carries the witness quorum of the policy (C2SP tlog-policy)."""
-    policy = ctx.policy()
-    if policy is None:
-        return {"met": False, "detail": "no witness policy yet (no genesis)"}
-    trust = check_trust(note, policy)
-    return {"met": trust.trusted, "detail": trust.summary()}
