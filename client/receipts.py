@@ -70,11 +70,13 @@ class ReceiptInputs:
 
 
 def fetch_ballot_bundle(
-    c: NodeClient, ballot: str, sizes: Sequence[int] | None = None
+    c: NodeClient, ballot: str, sizes: Sequence[int] | None = None, witnessed: bool = False
 ) -> BallotBundle:
-    """GET the ballot bundle, with consistency proofs from each of ``sizes`` (0 is dropped)."""
+    """GET the ballot bundle, with consistency proofs from each of ``sizes`` (0 is dropped);
+    ``witnessed``: at the node's newest checkpoint with the witness quorum."""
     wanted = sorted({s for s in sizes or [] if s > 0})
-    value = c.get_json(f"/v1/ballots/{ballot}/bundle", consistency_from=wanted or None)
+    extra = {"witnessed": "true"} if witnessed else {}
+    value = c.get_json(f"/v1/ballots/{ballot}/bundle", consistency_from=wanted or None, **extra)
     return parse_bundle(json.dumps(value))
 
 

@@ -91,6 +91,15 @@ def test_cast_receipt_carries_the_quorum_and_verifies_offline(
     out = offline(tmp, receipt)
     assert "10. ok   witness quorum: your receipt's checkpoint" in out, out
     assert "receipt verified" in out and "5. skip" in out
+    # Offline with a ballot bundle instead: the witness keys come from the genesis it carries.
+    bundle = tmp / "ballot.json"
+    got, _ = civic(tmp, "ballot", "bundle", "--ballot", bid, "--receipt", str(receipt),
+                   "--out", str(bundle), "--node", n.seq.url, "--witnessed")  # fmt: skip
+    assert "witness quorum: checkpoint of size" in got and "quorum met" in got
+    with_bundle = ("vote", "verify", "--receipt", str(receipt), "--bundle", str(bundle),
+                   "--log-key", n.log_vkey)  # fmt: skip
+    out = civic(tmp, *with_bundle)[0]
+    assert "10. ok   witness quorum: your receipt's" in out and "receipt verified" in out
 
     # Stripped below the quorum (one cosignature of three, the policy needs two): step 10.
     _, log_only = log_signed_only(proof.checkpoint, parse_vkey(n.log_vkey))
@@ -103,6 +112,9 @@ def test_cast_receipt_carries_the_quorum_and_verifies_offline(
     assert "10. FAIL witness quorum" in out and "NOT met" in out
     assert "civic vote receipt --complete" in out
     assert [ln[2:4] for ln in out.splitlines() if "FAIL" in ln] == ["10"]
+    stripped_bundle = ("vote", "verify", "--receipt", str(stripped), "--bundle", str(bundle),
+                       "--log-key", n.log_vkey)  # fmt: skip
+    assert "10. FAIL witness quorum" in civic(tmp, *stripped_bundle, code=3)[0]
 
 
 def test_unwitnessed_receipt_is_completed_and_keeps_its_original(
