@@ -18,8 +18,8 @@ from cli.common import KEY_OPTION, NODE_OPTION, client, load_key
 from cli.output import EXIT_EVIDENCE, emit_json
 from client.receipts import WITNESS_WAIT, cast_receipt, complete_receipt, gather_receipt_inputs
 from client.submit import submit_statement
-from ledger.c2sp.checkpoint import parse_checkpoint
-from ledger.c2sp.note import parse_note, parse_vkey
+from ledger.c2sp.checkpoint import read_checkpoint
+from ledger.c2sp.note import parse_vkey
 from ledger.c2sp.policy import Policy, parse_policy
 from ledger.errors import CivicError, InputError, NotFoundError
 from voting.evidence import LogView, parse_bundle, proven_genesis
@@ -157,7 +157,7 @@ def receipt_cmd(
 
 
 def _size_of(note: bytes) -> int:
-    return parse_checkpoint(parse_note(note).text).size
+    return read_checkpoint(note).size
 
 
 def _print_report(report: ReceiptReport, header: list[str]) -> None:

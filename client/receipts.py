@@ -22,8 +22,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from client.http import NodeClient
-from ledger.c2sp.checkpoint import open_checkpoint, parse_checkpoint
-from ledger.c2sp.note import NoteVerifier, parse_note
+from ledger.c2sp.checkpoint import open_checkpoint, read_checkpoint
+from ledger.c2sp.note import NoteVerifier
 from ledger.c2sp.policy import Policy
 from ledger.c2sp.proof import parse_tlog_proof
 from ledger.c2sp.trust import check_trust
@@ -81,7 +81,7 @@ def fetch_ballot_bundle(
 
 
 def _size_of(note: bytes) -> int:
-    return parse_checkpoint(parse_note(note).text).size
+    return read_checkpoint(note).size
 
 
 def _views(

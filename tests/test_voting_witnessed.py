@@ -9,6 +9,8 @@ original checkpoint stays provably consistent with the new one.
 from __future__ import annotations
 
 import base64
+import json
+import zipfile
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -188,6 +190,19 @@ def test_api_witnessed_proofs_bundles_and_consistency_from_zero(
             assert "NOT met" in current["witness_quorum"]["detail"]
 
 
+def test_log_bundle_says_whether_its_checkpoint_has_the_quorum(
+    net: tuple[Net, Path, str],
+) -> None:
+    n, tmp, _ = net
+    out = tmp / "log.zip"
+    civic(tmp, "log", "bundle", "--node", n.seq.url, "--out", str(out), "--vkey", n.log_vkey)
+    with zipfile.ZipFile(out) as z:
+        manifest = json.loads(z.read("civic-bundle.json"))
+        note = z.read("checkpoint")
+    trust = check_trust(note, n.policy())
+    assert manifest["witness_quorum"] == {"met": trust.trusted, "detail": trust.summary()}
+
+
 def test_cast_without_witnesses_saves_an_unwitnessed_receipt_and_says_so(
     net: tuple[Net, Path, str],
 ) -> None:
@@ -200,4 +215,4 @@ def test_cast_without_witnesses_saves_an_unwitnessed_receipt_and_says_so(
         assert "10. FAIL witness quorum" in offline(tmp, receipt, code=3)
     finally:
         for w in n.witnesses:
-            w.restart()
+            w.restart(wait=False)

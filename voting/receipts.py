@@ -15,7 +15,7 @@
 The spec leaves ``extra`` to the application ("opaque extra data"); putting the record there
 keeps the receipt one self-contained file that any tlog-proof parser reads, and the leaf
 hash it proves is SHA-256(0x00 || extra) (RFC 9162 §2.1.1). A record is at most 65,535
-bytes (DESIGN.md), so the line stays reasonable.
+bytes (docs/design.md), so the line stays reasonable.
 
 **The checkpoint carries the witness quorum.** C2SP tlog-proof proves that the data was
 logged *and* that witnesses observed it; C2SP tlog-policy calls a checkpoint valid only
