@@ -27,7 +27,7 @@ from ledger.c2sp.note import NoteVerifier
 from ledger.c2sp.policy import Policy
 from ledger.c2sp.proof import parse_tlog_proof
 from ledger.c2sp.trust import check_trust
-from ledger.errors import NotFoundError, ProofError
+from ledger.errors import CivicError, NetworkError, NotFoundError, ProofError
 from ledger.witness_policy import genesis_policy
 from voting.evidence import BallotBundle, LogView, parse_bundle
 from voting.receipts import (
@@ -151,7 +151,8 @@ def wait_for_witnesses(
     while True:
         try:
             got = c.get_json("/v1/proofs/inclusion", index=index, witnessed="true")
-        except NotFoundError:
+        except (NotFoundError, NetworkError):
+            # not witnessed yet, or the node is briefly away: ask again until the deadline
             got = None
         if got is not None:
             note = str(got["checkpoint"]).encode("utf-8")
@@ -184,10 +185,14 @@ def cast_receipt(
     assert isinstance(proof, dict)
     note = str(answer["checkpoint"]).encode("utf-8")
     first = build_receipt(index, [bytes.fromhex(h) for h in proof["hashes"]], note, record, log_key)
-    policy = community_policy(c, log_key)
-    if check_trust(note, policy).trusted:
-        return first, True
-    witnessed = wait_for_witnesses(c, index, record, log_key, policy, timeout)
+    try:
+        policy = community_policy(c, log_key)
+        if check_trust(note, policy).trusted:
+            return first, True
+        witnessed = wait_for_witnesses(c, index, record, log_key, policy, timeout)
+    except CivicError:
+        # The vote is in the log already: whatever goes wrong from here, keep its receipt.
+        witnessed = None
     return (first, False) if witnessed is None else (witnessed, True)
 
 
