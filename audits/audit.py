@@ -79,10 +79,11 @@ from audits.witnesses import (
 from ledger import merkle
 from ledger.c2sp.checkpoint import Checkpoint
 from ledger.c2sp.note import NoteVerifier, parse_vkey
-from ledger.errors import InputError, NetworkError, VerificationError
+from ledger.errors import CivicError, InputError, NetworkError, VerificationError
 from ledger.records import format_time
 from ledger.state import State
 from ledger.tiles import decode_bundle
+from ledger.witness_policy import genesis_policy, quorum_statement
 
 __all__ = ["AuditOptions", "BundleMade", "NullProgress", "Progress", "make_bundle", "run_audit"]
 
@@ -340,6 +341,8 @@ class BundleMade:
     bytes: int
     genesis_hash: str | None
     findings: tuple[Finding, ...]
+    # whether the bundle's checkpoint carries genesis's witness quorum (quorum_statement)
+    witness_quorum: Mapping[str, Any] | None = None
 
 
 def make_bundle(opts: AuditOptions, out: Path, progress: Progress | None = None) -> BundleMade:
@@ -373,6 +376,7 @@ def make_bundle(opts: AuditOptions, out: Path, progress: Progress | None = None)
             raise NetworkError(f"the log could not be downloaded whole: {missing[0].message}")
         frontier = merkle.CompactRange()
         genesis = None
+        record0: bytes | None = None
         for ref in refs:
             if not ref.is_entries:
                 continue
@@ -381,6 +385,7 @@ def make_bundle(opts: AuditOptions, out: Path, progress: Progress | None = None)
             for e in decode_bundle(data):
                 leaf = merkle.leaf_hash(e)
                 genesis = genesis or leaf.hex()
+                record0 = e if record0 is None else record0
                 frontier.append(leaf)
         if frontier.size != cp.size or frontier.root() != cp.root_hash:
             raise VerificationError(
@@ -392,7 +397,14 @@ def make_bundle(opts: AuditOptions, out: Path, progress: Progress | None = None)
             raise VerificationError(f"record 0 of this log is not the genesis {pinned}")
         t = c.target
         extras = [(s.name, s.note) for s in c.seen if s is not t and s.fetcher is not None]
-        manifest = {"log_vkey": run.report.log_vkey, "genesis_hash": genesis, "created": _now()}
+        # C2SP tlog-policy: say plainly whether the bundle's checkpoint has the quorum.
+        quorum = _bundle_quorum(t.note, record0, c.verifier)
+        manifest = {
+            "log_vkey": run.report.log_vkey,
+            "genesis_hash": genesis,
+            "created": _now(),
+            "witness_quorum": quorum,
+        }
         size = write_bundle(
             out,
             t.note,
@@ -400,7 +412,18 @@ def make_bundle(opts: AuditOptions, out: Path, progress: Progress | None = None)
             manifest,
             extras,
         )
-        return BundleMade(out, cp.size, cp.root_hash.hex(), size, genesis, tuple(run.findings))
+        return BundleMade(
+            out, cp.size, cp.root_hash.hex(), size, genesis, tuple(run.findings), quorum
+        )
+
+
+def _bundle_quorum(note: bytes, record0: bytes | None, log_key: NoteVerifier) -> dict[str, Any]:
+    """:func:`~ledger.witness_policy.quorum_statement` under the policy genesis states."""
+    try:
+        policy = None if record0 is None else genesis_policy(record0, log_key)
+    except CivicError as exc:
+        return {"met": False, "detail": f"genesis states no usable witness policy: {exc.message}"}
+    return quorum_statement(note, policy)
 
 
 def _first_problem(findings: Sequence[Finding], default: str) -> str:

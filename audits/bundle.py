@@ -15,7 +15,12 @@ The manifest is JSON::
     {"format": "civic-ledger-bundle/v1", "origin": "...", "log_vkey": "<note vkey>",
      "genesis_hash": "<hex leaf hash of record 0>", "size": N, "root": "<hex>",
      "created": "<RFC 3339 UTC>", "tool": "civic-ledger 0.1.0",
+     "witness_quorum": {"met": true, "detail": "checkpoint of size N cosigned by ..."},
      "checkpoints": [{"source": "<URL>", "file": "checkpoints/0"}, ...]}
+
+``witness_quorum`` says plainly whether ``checkpoint`` carries the genesis quorum of
+witness cosignatures (C2SP tlog-policy); like the rest of the manifest it is a statement,
+and a reader checks the checkpoint itself.
 
 Nothing in the manifest is trusted: the checkpoint carries the log's signature, and
 everything else is recomputed from the tiles and entries by whoever reads the bundle

@@ -487,6 +487,9 @@ def bundle(
     ),
     node: str = NODE_OPTION,
     log_key: str | None = LOG_KEY_OPTION,
+    witnessed: bool = typer.Option(
+        False, "--witnessed", help="At the newest checkpoint with the witness quorum."
+    ),
 ) -> None:
     """Save a ballot bundle (civic-ledger/ballot-bundle@v1) for offline `civic vote verify --bundle`.
 
@@ -498,7 +501,9 @@ def bundle(
         sizes.append(read_checkpoint(proof.checkpoint).size)
     with client(node) as c:
         verifier, _ = resolve_log_key(c, log_key)
-        b = fetch_ballot_bundle(c, ballot, sizes)
+        b = fetch_ballot_bundle(c, ballot, sizes, witnessed=witnessed)
     tally_bundle(b, checkpoint_opener(verifier))  # refuse to save what does not verify
     out.write_bytes(format_bundle(b))
     typer.echo(f"wrote {out}: records [{b.first}, {b.end}) of ballot {ballot}")
+    if b.witness_quorum is not None:
+        typer.echo(f"witness quorum: {b.witness_quorum.get('detail')}")

@@ -25,12 +25,16 @@ def demo(
     Example: civic demo --data demo-data --port 8000
     """
     from demo import build_demo, start_demo_nodes
+    from demo.voting import witness_receipt
 
     # SIGTERM (a service manager, `kill`) stops the nodes as Ctrl-C does: no orphans.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     summary = build_demo(data, records=records, fresh=fresh, port=port)
     nodes = start_demo_nodes(data, port)
     try:
+        receipt = summary.get("voting", {}).get("receipt")
+        if receipt and not witness_receipt(Path(receipt), nodes[0].url):
+            typer.echo(f"warning: {receipt} has no witness quorum yet", err=True)
         info = {
             "origin": summary["origin"],
             "log_vkey": summary["log_vkey"],

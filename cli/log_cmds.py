@@ -80,6 +80,7 @@ def bundle(
         "root": made.root,
         "bytes": made.bytes,
         "genesis_hash": made.genesis_hash,
+        "witness_quorum": made.witness_quorum,
         "notes": [f.message for f in made.findings],
     }
     if json_out:
@@ -88,5 +89,7 @@ def bundle(
     typer.echo(f"wrote {made.path}: {made.size} records, {made.bytes:,} bytes")
     typer.echo(f"root:    {made.root}")
     typer.echo(f"genesis: {made.genesis_hash}")
+    if made.witness_quorum is not None:
+        typer.echo(f"witness quorum: {made.witness_quorum['detail']}")
     for f in made.findings:
         typer.echo(f"note: {f.message}", err=True)

@@ -1,8 +1,9 @@
-"""``civic vote``: cast a vote and keep its receipt; verify a receipt; list a ballot's votes."""
+"""``civic vote``: cast a vote and keep its receipt; complete and verify a receipt; list votes."""
 
 from __future__ import annotations
 
 import base64
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -16,13 +17,14 @@ from cli.ballot_cmds import LOG_KEY_OPTION, checkpoint_opener, resolve_log_key
 from cli.common import KEY_OPTION, NODE_OPTION, client, load_key
 from cli.output import EXIT_EVIDENCE, emit_json
 from client import secret
-from client.receipts import gather_receipt_inputs
+from client.receipts import WITNESS_WAIT, cast_receipt, complete_receipt, gather_receipt_inputs
 from client.submit import submit_statement
 from ledger.c2sp.checkpoint import read_checkpoint
 from ledger.c2sp.note import parse_vkey
-from ledger.errors import CivicError, InputError
-from voting.evidence import LogView, parse_bundle
-from voting.receipts import ReceiptReport, build_receipt, read_receipt, verify_receipt
+from ledger.c2sp.policy import Policy, parse_policy
+from ledger.errors import CivicError, InputError, NotFoundError
+from voting.evidence import LogView, parse_bundle, proven_genesis
+from voting.receipts import ReceiptReport, read_receipt, verify_receipt
 from voting.secret import ballot_tracker
 
 __all__ = ["app", "default_receipt_path"]
@@ -30,6 +32,33 @@ __all__ = ["app", "default_receipt_path"]
 app = typer.Typer(help="Cast votes with your own key, keep and verify receipts, list votes.")
 
 _SLUG = re.compile(r"[^A-Za-z0-9._-]+")
+WAIT_OPTION = typer.Option(
+    WITNESS_WAIT,
+    "--witness-wait",
+    min=0.0,
+    help="Seconds to wait for a checkpoint with the witness quorum.",
+)
+
+
+def original_path(receipt: Path) -> Path:
+    """Where a completed receipt keeps the node's original answer."""
+    return receipt.with_name(receipt.name + ".original")
+
+
+def _write_files(files: list[tuple[Path, bytes]]) -> None:
+    """Write every file or none: all to temporary names first, then rename each."""
+    tmps = []
+    try:
+        for path, data in files:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.part")
+            tmp.write_bytes(data)
+            tmps.append((tmp, path))
+        for tmp, path in tmps:
+            os.replace(tmp, path)
+    finally:
+        for tmp, _ in tmps:
+            tmp.unlink(missing_ok=True)
 
 
 def default_receipt_path(origin: str, ballot: str, index: int) -> Path:
@@ -60,8 +89,14 @@ def cast(
     node: str = NODE_OPTION,
     receipt: Path | None = typer.Option(None, "--receipt", help="Where to save the receipt."),
     log_key: str | None = LOG_KEY_OPTION,
+    witness_wait: float = WAIT_OPTION,
 ) -> None:
     """Cast your vote, signed with your own key, and save its receipt (a C2SP tlog-proof).
+
+    The receipt is kept once a checkpoint covering the vote carries the witness quorum of
+    genesis, so it verifies on its own, offline. If the quorum does not come within
+    --witness-wait seconds the receipt is saved without it: complete it later with
+    `civic vote receipt --complete FILE`.
 
     Example: civic vote cast --ballot 12 --choice yes --key dana.key --receipt vote.tlog-proof
     """
@@ -79,17 +114,9 @@ def cast(
             body = {"ballot": ballot, "choice": wanted}
             out = submit_statement(c, "vote.cast", body, kp, origin=community["origin"])
         record = base64.b64decode(c.record(out["index"])["entry"])
-    proof = out["inclusion_proof"]
-    data = build_receipt(
-        out["index"],
-        [bytes.fromhex(h) for h in proof["hashes"]],
-        out["checkpoint"].encode(),
-        record,
-        verifier,
-    )
+        data, witnessed = cast_receipt(c, out, record, verifier, witness_wait)
     path = receipt or default_receipt_path(community["origin"], ballot, out["index"])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
+    _write_files([(path, data)])
     typer.echo(
         f"vote on ballot {ballot} recorded at record {out['index']}; receipt saved to {path}"
     )
@@ -98,6 +125,48 @@ def cast(
         # the Belenios export and to check it is counted; it reveals nothing of the choice.
         path.with_name(path.name + ".tracker").write_text(tracker + "\n")
         typer.echo(f"smart ballot tracker: {tracker} (saved next to the receipt)")
+    if not witnessed:
+        typer.echo(
+            f"warning: no checkpoint with the witness quorum came within {witness_wait:g} s, "
+            "so this receipt is NOT witnessed: it verifies only against a live node. "
+            f"Complete it later with: civic vote receipt --complete {path} --node {node}",
+            err=True,
+        )
+
+
+@app.command("receipt")
+def receipt_cmd(
+    complete: Path = typer.Option(
+        ..., "--complete", help="Upgrade this receipt to a witnessed one, in place."
+    ),
+    node: str = NODE_OPTION,
+    log_key: str | None = LOG_KEY_OPTION,
+    witness_wait: float = WAIT_OPTION,
+) -> None:
+    """Complete a receipt: prove the vote against the newest witnessed checkpoint.
+
+    The receipt file is replaced by one whose checkpoint carries the witness quorum; the
+    node's original answer is kept beside it in FILE.original, with a consistency proof to
+    the new checkpoint, so `civic vote verify` checks that the first answer stays bound in.
+
+    Example: civic vote receipt --complete vote.tlog-proof --node http://127.0.0.1:8000
+    """
+    data = complete.read_bytes()
+    orig = original_path(complete)
+    original = orig.read_bytes() if orig.exists() else None
+    with client(node) as c:
+        verifier, _ = resolve_log_key(c, log_key)
+        done = complete_receipt(c, data, verifier, original, witness_wait)
+    if done is None:
+        raise NotFoundError(
+            f"{node} has no checkpoint with the witness quorum covering this vote yet "
+            f"(waited {witness_wait:g} s): try again later"
+        )
+    _write_files([(orig, done.original), (complete, done.receipt)])
+    typer.echo(
+        f"receipt {complete} completed: proven against the witnessed checkpoint of size "
+        f"{done.size}; the original answer is kept in {orig}"
+    )
 
 
 def _size_of(note: bytes) -> int:
@@ -126,17 +195,26 @@ def verify(
     bundle: Path | None = typer.Option(
         None, "--bundle", help="Verify offline against a saved ballot bundle."
     ),
+    policy_file: Path | None = typer.Option(
+        None,
+        "--policy",
+        help="Verify offline, with no node: the community's C2SP tlog-policy (GET /v1/policy).",
+    ),
     log_key: str | None = LOG_KEY_OPTION,
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """Prove your vote is in the log, is your last vote, and (once closed) is counted.
+    """Prove your vote is in the log, witnessed, your last vote, and (once closed) counted.
 
     Each step is printed with pass, FAIL or skip; the exit code is 0 only when none failed
-    (3 otherwise). Online against one or more nodes, or offline with --bundle.
+    (3 otherwise). Online against one or more nodes; offline with --bundle (its genesis
+    gives the witness keys) or with --policy alone (the receipt by itself: its checkpoint
+    must carry the witness quorum). FILE.original, if present, is checked too.
 
     Example: civic vote verify --receipt vote.tlog-proof --node http://127.0.0.1:8000
     """
     data = receipt.read_bytes()
+    orig = original_path(receipt)
+    original = orig.read_bytes() if orig.exists() else None
     header = []
     try:
         proof, rec, env = read_receipt(data)
@@ -153,6 +231,14 @@ def verify(
     except CivicError:
         # Not even a readable receipt: the pure verifier below names what is wrong with it.
         ballot, receipt_size = "", 0
+    policy: Policy | None = None
+    if policy_file is not None:
+        policy = parse_policy(policy_file.read_text("utf-8"))
+    views: list[LogView] = []
+    genesis: bytes | None = None
+    witnessed: list[LogView] = []
+    b: Any = None
+    standalone = False
     if bundle is not None:
         b = _read_bundle(bundle, ballot, receipt_size)
         hint = b.log_vkey if b is not None else ""
@@ -164,9 +250,17 @@ def verify(
             if log_key
             else f"from the bundle {bundle} (compare it with your community's notice board)"
         )
-        views: list[LogView] = []
         bundle_source = str(bundle)
-        genesis, witnessed = None, None
+        if policy is None and b is not None and b.genesis is not None:
+            # The witness keys: genesis, proven to be record 0 of the bundle's tree.
+            genesis = proven_genesis(b, checkpoint_opener(verifier)(b.checkpoint))
+    elif policy_file is not None and not node:
+        assert policy is not None
+        if not (log_key or policy.logs):
+            raise InputError(f"{policy_file} names no log: give the notice board's --log-key")
+        verifier = parse_vkey(log_key) if log_key else policy.logs[0].verifier
+        source = "given with --log-key" if log_key else f"from the policy {policy_file}"
+        bundle_source, standalone = "", True
     else:
         if not node:
             from cli import settings
@@ -176,7 +270,7 @@ def verify(
             verifier, source = resolve_log_key(c, log_key)
         got = gather_receipt_inputs(node, ballot or None, receipt_size)
         views, b, bundle_source = list(got.views), got.bundle, got.bundle_source
-        genesis, witnessed = got.genesis, got.witnessed
+        genesis, witnessed = got.genesis, list(got.witnessed)
     header.append(f"log key {verifier.vkey()} {source}")
     report = verify_receipt(
         data,
@@ -187,6 +281,9 @@ def verify(
         bundle_source=bundle_source,
         genesis=genesis,
         witnessed=witnessed,
+        policy=policy,
+        original=original,
+        standalone=standalone,
     )
     if json_out:
         emit_json({**report.to_json(), "log_key": verifier.vkey(), "log_key_source": source})

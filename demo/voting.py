@@ -11,14 +11,21 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from client.http import NodeClient
+from client.receipts import community_policy, wait_for_witnesses
 from client.submit import signed_statement
+from ledger.c2sp.note import parse_vkey
+from ledger.c2sp.trust import check_trust
 from ledger.keys import KeyPair, load_key_file
 from ledger.records import format_time
 from node.context import NodeContext
-from voting.receipts import build_receipt
+from voting.receipts import build_receipt, read_receipt
 from voting.rules import close_body
 
-__all__ = ["populate"]
+__all__ = ["populate", "witness_receipt"]
+
+# Seconds the demo waits, once its nodes run, for the witnesses to cosign Dana's vote.
+RECEIPT_WITNESS_WAIT = 60.0
 
 # Seconds the quick ballot stays open: enough for three votes to land before it closes.
 QUICK_BALLOT_SECONDS = 3
@@ -143,7 +150,8 @@ def populate(ctx: NodeContext, keys: Path) -> dict[str, Any]:
         ctx,
         [env("vote.cast", {"ballot": ids[b], "choice": c}, people[who]) for b, who, c in _VOTES],
     )
-    # Dana keeps the receipt of her vote on the quick ballot, as `civic vote cast` would.
+    # Dana keeps the receipt of her vote on the quick ballot. No witness runs yet, so it is
+    # the sequencer's answer; witness_receipt gets it the quorum once the nodes are up.
     first = votes[0]
     receipt = keys.parent / "dana-cleaning-day.tlog-proof"
     receipt.write_bytes(
@@ -175,3 +183,25 @@ def populate(ctx: NodeContext, keys: Path) -> dict[str, Any]:
             "--node URL --receipt vote.tlog-proof",
         ],
     }
+
+
+def witness_receipt(receipt: Path, url: str, timeout: float = RECEIPT_WITNESS_WAIT) -> bool:
+    """Prove the demo receipt's vote against a checkpoint with the genesis witness quorum,
+    as `civic vote cast` does, once the nodes run; False if the quorum did not come.
+
+    A receipt that has the quorum already (a demo folder reused) is left as it is.
+    """
+    proof, rec, _ = read_receipt(receipt.read_bytes())
+    assert proof.extra is not None
+    with NodeClient(url) as c:
+        log_key = parse_vkey(c.community()["log_vkey"])
+        policy = community_policy(c, log_key)
+        if check_trust(proof.checkpoint, policy).trusted:
+            return True
+        data = wait_for_witnesses(c, rec.index, proof.extra, log_key, policy, timeout)
+    if data is None:
+        return False
+    tmp = receipt.with_name(f".{receipt.name}.part")
+    tmp.write_bytes(data)
+    tmp.replace(receipt)
+    return True

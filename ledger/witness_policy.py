@@ -31,6 +31,7 @@ __all__ = [
     "WITNESS_PATH",
     "genesis_policy",
     "policy_from_genesis",
+    "quorum_statement",
     "witness_submission_prefix",
 ]
 
@@ -119,3 +120,15 @@ def genesis_policy(record0: bytes, log_key: NoteVerifier) -> Policy:
     if log_key_id(log_key.vkey()) not in env.signers:
         raise SignatureError("genesis is not signed by the log key")
     return policy_from_genesis(env.body)
+
+
+def quorum_statement(note: bytes, policy: Policy | None) -> dict[str, Any]:
+    """What a bundle says about the checkpoint it carries: ``{"met": bool, "detail": str}``,
+    by :func:`ledger.c2sp.trust.check_trust` under ``policy`` (C2SP tlog-policy). A
+    statement for people; a verifier checks the checkpoint itself."""
+    from ledger.c2sp.trust import check_trust
+
+    if policy is None:
+        return {"met": False, "detail": "no witness policy (no genesis yet)"}
+    trust = check_trust(note, policy)
+    return {"met": trust.trusted, "detail": trust.summary()}

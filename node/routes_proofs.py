@@ -9,8 +9,9 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
 from ledger import merkle
+from ledger.c2sp.checkpoint import read_checkpoint
 from ledger.canonical import parse_json
-from ledger.errors import InputError
+from ledger.errors import InputError, NotFoundError
 from node.context import NodeContext, get_ctx
 
 __all__ = ["router"]
@@ -31,6 +32,9 @@ class InclusionOut(BaseModel):
     leaf_index: int
     tree_size: int
     hashes: list[str]
+    # With ``witnessed=true``: the witnessed checkpoint note the proof is against, verbatim
+    # with its cosignatures (a receipt keeps it as is).
+    checkpoint: str | None = None
 
 
 class ConsistencyOut(BaseModel):
@@ -59,23 +63,54 @@ _CHECKED: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.get("/proofs/inclusion", response_model=InclusionOut, responses=_CHECKED)
+@router.get(
+    "/proofs/inclusion",
+    response_model=InclusionOut,
+    response_model_exclude_none=True,
+    responses=_CHECKED,
+)
 def inclusion(
     ctx: Ctx,
-    tree_size: Annotated[int, Query(ge=1)],
+    tree_size: Annotated[int | None, Query(ge=1)] = None,
     index: Annotated[int | None, Query(ge=0)] = None,
     leaf_hash: Annotated[str | None, Query(pattern=HEX64)] = None,
+    witnessed: bool = False,
 ) -> InclusionOut:
-    """RFC 9162 inclusion proof by ``index`` or ``leaf_hash`` (hex) in the tree of ``tree_size``."""
+    """RFC 9162 inclusion proof by ``index`` or ``leaf_hash`` (hex) in the tree of ``tree_size``.
+
+    With ``witnessed=true`` instead of ``tree_size``: against the newest checkpoint that
+    carries the witness quorum, returned in ``checkpoint`` (C2SP tlog-proof wants a
+    witnessed checkpoint); 404 while no witnessed checkpoint covers the record yet.
+    """
     if (index is None) == (leaf_hash is None):
         raise InputError("give exactly one of index or leaf_hash")
+    note: bytes | None = None
+    if witnessed:
+        if tree_size is not None:
+            raise InputError("give tree_size or witnessed=true, not both")
+        note = ctx.log.witnessed_checkpoint()
+        if note is None:
+            raise NotFoundError("no checkpoint has reached the witness quorum yet; retry")
+        tree_size = read_checkpoint(note).size
+    elif tree_size is None:
+        raise InputError("give tree_size, or witnessed=true for the newest witnessed checkpoint")
     if tree_size > ctx.log.size:
         raise InputError(f"tree_size {tree_size} is beyond the current tree size {ctx.log.size}")
     if index is None:
         assert leaf_hash is not None
         index = ctx.log.index_of_leaf(bytes.fromhex(leaf_hash), tree_size)
+    if note is not None and index >= tree_size:
+        raise NotFoundError(
+            f"record {index} is not in the newest witnessed checkpoint (size {tree_size}) yet; "
+            "retry shortly"
+        )
     proof = ctx.proofs().inclusion(index, tree_size)
-    return InclusionOut(leaf_index=index, tree_size=tree_size, hashes=[h.hex() for h in proof])
+    return InclusionOut(
+        leaf_index=index,
+        tree_size=tree_size,
+        hashes=[h.hex() for h in proof],
+        checkpoint=None if note is None else note.decode("utf-8"),
+    )
 
 
 @router.get("/proofs/consistency", response_model=ConsistencyOut, responses=_CHECKED)
@@ -84,7 +119,18 @@ def consistency(
     first: Annotated[int, Query(ge=0)],
     second: Annotated[int, Query(ge=0)],
 ) -> ConsistencyOut:
-    """RFC 9162 consistency proof between tree sizes ``first`` ≤ ``second``."""
+    """RFC 9162 consistency proof between tree sizes ``first`` ≤ ``second`` (0 < first).
+
+    RFC 9162 §2.1.4 defines consistency proofs only from a non-empty tree (0 < m): every
+    tree extends the empty one and there is no root of size 0 to check a proof against,
+    so ``first=0`` is refused with a 400 rather than answered with an empty "proof" a
+    client could mistake for a checked one.
+    """
+    if first == 0:
+        raise InputError(
+            "RFC 9162 §2.1.4 defines consistency proofs only for 0 < first: every tree "
+            "extends the empty tree, there is nothing to prove"
+        )
     if first > second:
         raise InputError(f"first ({first}) must not exceed second ({second})")
     proof = ctx.proofs().consistency(first, second)

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Query
 
 from ledger.c2sp.checkpoint import open_checkpoint
 from ledger.errors import InputError, NotFoundError
+from ledger.witness_policy import quorum_statement
 from node.context import NodeContext, get_ctx
 from voting.bundle import build_ballot_bundle
 from voting.evidence import bundle_json
@@ -146,16 +147,21 @@ def bundle(
     bid: str,
     ctx: Ctx,
     consistency_from: Annotated[list[int] | None, Query()] = None,
+    witnessed: bool = False,
 ) -> dict[str, Any]:
     """A ``civic-ledger/ballot-bundle@v1``: the ballot's records proven against the current
-    checkpoint, with consistency proofs from each ``consistency_from`` size (see
-    :mod:`voting.evidence`)."""
+    checkpoint (with ``witnessed=true``: the newest one with the witness quorum), with
+    consistency proofs from each ``consistency_from`` size (see :mod:`voting.evidence`).
+    ``witness_quorum`` says whether that checkpoint carries the quorum."""
     doc = _ballot(ctx, bid)
     log = ctx.log
-    note = log.checkpoint()
+    note = log.witnessed_checkpoint() if witnessed else log.checkpoint()
+    if note is None:
+        raise NotFoundError("no checkpoint has reached the witness quorum yet; retry")
     cp, _ = open_checkpoint(note, log.verifier)
+    which = "newest witnessed" if witnessed else "current"
     if int(bid) >= cp.size:
-        raise NotFoundError(f"ballot {bid} is not in the current checkpoint yet; retry")
+        raise NotFoundError(f"ballot {bid} is not in the {which} checkpoint yet; retry")
     sizes = sorted(set(consistency_from or []))
     if len(sizes) > MAX_PROOF_SIZES:
         raise InputError(f"ask for at most {MAX_PROOF_SIZES} consistency proofs at once")
@@ -178,5 +184,6 @@ def bundle(
         proof_sizes=sizes,
         ballot_doc=doc,
         electorate=ctx.state().peek("electorate", bid, []),
+        witness_quorum=quorum_statement(note, ctx.policy()),
     )
     return bundle_json(b)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import random
@@ -13,6 +14,11 @@ import time
 from pathlib import Path
 
 import httpx
+
+from ledger.c2sp.note import parse_vkey
+from ledger.c2sp.proof import parse_tlog_proof
+from ledger.c2sp.trust import check_trust
+from ledger.witness_policy import genesis_policy
 
 ROOT = Path(__file__).parent.parent
 
@@ -77,6 +83,19 @@ def test_demo_runs_every_role_and_stops_on_sigterm(tmp_path: Path) -> None:
         doc = httpx.get(seq + f"/v1/ballots/{secret['ballot']}").json()
         assert doc["mode"] == "secret" and doc["status"] == "closed"
         assert doc["result"]["counts"] == {"garden": 2, "playground": 1, "parking": 0}
+        # The saved receipt stands on its own: its checkpoint has the genesis quorum (2 of 3),
+        # checked offline with the one trusted-checkpoint check.
+        receipt = Path(info["voting"]["receipt"]).read_bytes()
+        record0 = base64.b64decode(httpx.get(seq + "/v1/records/0").json()["entry"])
+        policy = genesis_policy(record0, parse_vkey(info["log_vkey"]))
+        trust = check_trust(parse_tlog_proof(receipt).checkpoint, policy)
+        assert trust.trusted and len(trust.cosigned_by) >= 2, trust.summary()
+        out = subprocess.run(
+            [sys.executable, "-m", "cli.main", "vote", "verify", "--receipt",
+             info["voting"]["receipt"], "--node", seq],
+            cwd=ROOT, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert out.returncode == 0 and "10. ok   witness quorum: your receipt's" in out.stdout
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)
         for n in info["nodes"]:

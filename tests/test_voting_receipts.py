@@ -20,9 +20,16 @@ from ledger.c2sp.cosignature import cosigner_from_seed
 from ledger.c2sp.note import add_signatures, signer_from_seed
 from ledger.c2sp.proof import TlogProof, format_tlog_proof, parse_tlog_proof
 from ledger.canonical import canonical_json
-from ledger.errors import InputError, NotFoundError, SignatureError, VerificationError
+from ledger.errors import (
+    InputError,
+    NotFoundError,
+    ProofError,
+    SignatureError,
+    VerificationError,
+)
 from ledger.records import build_record, format_time, parse_record
 from ledger.statements import parse_envelope
+from ledger.witness_policy import policy_from_genesis
 from tests.factory import ORIGIN, Community
 from voting.bundle import build_ballot_bundle
 from voting.evidence import (
@@ -30,9 +37,17 @@ from voting.evidence import (
     LogView,
     format_bundle,
     parse_bundle,
+    proven_genesis,
     tally_bundle,
 )
-from voting.receipts import ReceiptReport, build_receipt, verify_receipt
+from voting.receipts import (
+    OriginalAnswer,
+    ReceiptReport,
+    build_receipt,
+    format_original,
+    parse_original,
+    verify_receipt,
+)
 from voting.rules import close_body
 
 BODY = {
@@ -94,6 +109,8 @@ class Node:
             consistency={s: self.proof(s) for s in {end, *sizes} if s < n},
             ballot_doc=doc,
             electorate=tuple(self.com.state.peek("electorate", ballot)),
+            genesis=self.records[0],
+            genesis_proof=tuple(merkle.inclusion_proof_from_leaves(0, self.leaves)),
         )
 
 
@@ -122,7 +139,7 @@ def statuses(r: ReceiptReport) -> dict[int, str]:
     return {s.number: s.status for s in r.steps}
 
 
-ALL_PASS = dict.fromkeys(range(1, 11), "pass") | {6: "skip", 10: "skip"}
+ALL_PASS = dict.fromkeys(range(1, 12), "pass") | {6: "skip", 10: "skip", 11: "skip"}
 
 
 # --- the format -------------------------------------------------------------------------------
@@ -449,7 +466,7 @@ def test_report_json_lists_every_step() -> None:
     idx = vote(com, bid, people[0], "yes")
     node = Node(com)
     j = verify(node, node.receipt(idx), bid).to_json()
-    assert j["ok"] is True and [s["n"] for s in j["steps"]] == list(range(1, 11))
+    assert j["ok"] is True and [s["n"] for s in j["steps"]] == list(range(1, 12))
     assert j["vote"]["index"] == idx
     assert base64.b64encode(com.records[idx]).decode() in node.receipt(idx).decode()
 
@@ -489,12 +506,13 @@ def test_witness_quorum_fails_without_enough_cosignatures() -> None:
     note = node.checkpoint()
     body = open_checkpoint(note, node.verifier)[0].body()
     one = add_signatures(note, [ws[0].cosign(body, 1_700_000_000)])
-    # By default the step checks the checkpoints of the views and the bundle (none cosigned).
+    # Offline (no witnessed views) only the receipt's own checkpoint counts: none cosigned.
     r = verify(
         node, node.receipt(idx), bid, bundle_kw={"sizes": (idx + 1,)}, genesis=com.records[0]
     )
     assert statuses(r) == ALL_PASS | {9: "skip", 10: "fail"}
-    assert "no node serves a checkpoint trusted by the policy" in r.step(10).detail
+    assert "your receipt's checkpoint of size" in r.step(10).detail
+    assert "civic vote receipt --complete" in r.step(10).detail
     r = verify(
         node,
         node.receipt(idx),
@@ -504,6 +522,64 @@ def test_witness_quorum_fails_without_enough_cosignatures() -> None:
     )
     assert not r.ok and [s.number for s in r.failed] == [10]
     assert "node-1: checkpoint of size" in r.step(10).detail and "NOT met" in r.step(10).detail
+    assert "no node serves a checkpoint trusted by the policy" in r.step(10).detail
+
+
+def _cosigned_receipt(
+    node: Node, idx: int, ws: list[Any], n: int, size: int | None = None
+) -> bytes:
+    """The receipt of ``idx`` whose checkpoint carries the cosignatures of ``ws[:n]``."""
+    p = parse_tlog_proof(node.receipt(idx, size))
+    body = open_checkpoint(p.checkpoint, node.verifier)[0].body()
+    note = add_signatures(p.checkpoint, [w.cosign(body, 1_700_000_000) for w in ws[:n]])
+    return format_tlog_proof(replace(p, checkpoint=note))
+
+
+def test_witnessed_receipt_passes_offline_and_stripped_one_fails_step_10() -> None:
+    com, _, idx, ws, node = _witnessed_scenario()
+    policy = policy_from_genesis(parse_envelope(parse_record(com.records[0]).envelope).body)
+    good = _cosigned_receipt(node, idx, ws, 3)
+    # Offline: no node, no bundle; only the policy's keys (from a tlog-policy file).
+    r = verify_receipt(good, node.verifier, policy=policy, standalone=True)
+    assert r.ok, r.to_json()
+    assert statuses(r) == dict.fromkeys(range(1, 12), "skip") | dict.fromkeys(
+        (1, 2, 3, 4, 10), "pass"
+    )
+    assert r.step(10).status == "pass" and "your receipt's checkpoint" in r.step(10).detail
+    assert "quorum met" in r.step(10).detail
+    # Stripped below the quorum (one of three, the policy needs two): step 10 fails.
+    stripped = _cosigned_receipt(node, idx, ws, 1)
+    r = verify_receipt(stripped, node.verifier, policy=policy, standalone=True)
+    assert [s.number for s in r.failed] == [10]
+    assert r.step(10).status == "fail" and "NOT met" in r.step(10).detail
+    assert "civic vote receipt --complete" in r.step(10).detail
+    # A cosignature that does not verify (the checkpoint of another size) is refused too.
+    other = add_signatures(
+        parse_tlog_proof(stripped).checkpoint,
+        [ws[1].cosign(open_checkpoint(node.checkpoint(2), node.verifier)[0].body(), 1)],
+    )
+    bad = format_tlog_proof(replace(parse_tlog_proof(stripped), checkpoint=other))
+    r = verify_receipt(bad, node.verifier, policy=policy)
+    assert r.step(10).status == "fail"
+
+
+def test_original_answer_is_bound_into_a_completed_receipt() -> None:
+    com, bid, idx, ws, node = _witnessed_scenario()
+    first = parse_tlog_proof(node.receipt(idx)).checkpoint
+    com.enrol("later")  # the log grows before the receipt is completed
+    node = Node(com)
+    done = _cosigned_receipt(node, idx, ws, 2, len(node.records))
+    size0 = idx + 1
+    orig = format_original(OriginalAnswer(first, node.proof(size0)))
+    assert parse_original(orig) == OriginalAnswer(first, node.proof(size0))
+    r = verify(node, done, bid, bundle_kw={"sizes": (idx + 1,)}, original=orig)
+    assert r.step(11).status == "pass", r.to_json()
+    # A wrong proof, or an original checkpoint from another tree, fails step 11.
+    wrong = format_original(OriginalAnswer(first, node.proof(size0 - 1)))
+    r = verify(node, done, bid, bundle_kw={"sizes": (idx + 1,)}, original=wrong)
+    assert r.step(11).status == "fail" and "not bound in" in r.step(11).detail
+    with pytest.raises(InputError):
+        parse_original(b"civic-ledger/receipt-original@v2\n\n" + first)
 
 
 def test_witness_quorum_runs_when_the_receipt_is_unreadable() -> None:
@@ -547,6 +623,12 @@ def test_bundle_builder_matches_the_range_proof_by_hand() -> None:
         electorate=com.state.peek("electorate", bid),
     )
     assert built == node.bundle(bid, end=closed_at + 1, sizes=(idx + 1,))
+    # record 0 rides along, proven against the bundle's checkpoint (offline witness keys)
+    cp = open_checkpoint(built.checkpoint, node.verifier)[0]
+    assert proven_genesis(built, cp) == com.records[0]
+    with pytest.raises(ProofError):
+        proven_genesis(replace(built, genesis=com.records[1]), cp)
+    assert parse_bundle(format_bundle(built)) == built
     assert built.end == closed_at + 1 and sorted(built.consistency) == [idx + 1, closed_at + 1]
     assert verify(node, node.receipt(idx), bid, bundle=built).ok
     with pytest.raises(NotFoundError):

@@ -49,6 +49,7 @@ def build_ballot_bundle(
     proof_sizes: Iterable[int] = (),
     ballot_doc: dict[str, Any] | None = None,
     electorate: Sequence[str] | None = None,
+    witness_quorum: dict[str, Any] | None = None,
 ) -> BallotBundle:
     """The ballot's records proven against ``checkpoint`` (of tree ``size``).
 
@@ -57,13 +58,20 @@ def build_ballot_bundle(
     The bundle carries the frontier of the tree of size ``first`` (its ``root_ranges``,
     voting.evidence's range proof step 1), the proof from the range's end and from each of
     ``proof_sizes`` (a receipt's checkpoint size) to ``size``, and the node's claims
-    (``ballot_doc``, ``electorate``) if given.
+    (``ballot_doc``, ``electorate``) if given, and record 0 with its inclusion proof, so a
+    receipt can be checked offline under genesis's witness policy. ``witness_quorum`` is
+    the caller's statement on whether ``checkpoint`` carries the witness quorum.
     """
     first, end = ballot_range(ballot, size, closed_at)
     ids = merkle.root_ranges(first)
     frontier = tuple(nodes(ids))
     wanted = {end, *proof_sizes}
     proofs = {s: tuple(consistency(s, size)) for s in sorted(wanted) if 0 < s < size}
+    # RFC 9162 §2.1.3.1: record 0's inclusion proof, each hash a subtree read as nodes.
+    ranges = merkle.inclusion_proof_ranges(0, size)
+    needed = sorted(merkle.nodes_needed(ranges))
+    held = dict(zip(needed, nodes(needed), strict=True))
+    genesis_proof = tuple(merkle.hash_of_range(lo, hi, held) for lo, hi in ranges)
     return BallotBundle(
         ballot=ballot,
         origin=origin,
@@ -75,4 +83,7 @@ def build_ballot_bundle(
         consistency=proofs,
         ballot_doc=ballot_doc,
         electorate=None if electorate is None else tuple(electorate),
+        genesis=entries(0, 1)[0],
+        genesis_proof=genesis_proof,
+        witness_quorum=witness_quorum,
     )

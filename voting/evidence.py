@@ -26,10 +26,17 @@ trusting a node, every resident's last vote and the tally.
      "frontier": ["<hex hash>", ...],               # root_ranges(first), left to right
      "consistency": {"<size>": ["<hex hash>", ...]},  # proofs from <size> to the checkpoint
      "ballot_doc": {...} | null,                    # the node's ballot document (claims)
-     "electorate": ["<key id>", ...] | null}        # the node's electorate snapshot (claims)
+     "electorate": ["<key id>", ...] | null,        # the node's electorate snapshot (claims)
+     "genesis": "<base64 record 0>" | null,         # whose witness policy a receipt needs,
+     "genesis_proof": ["<hex hash>", ...],          # with its inclusion proof (RFC 9162)
+     "witness_quorum": {"met": bool, "detail": "..."} | null}  # the node's statement on
+                                                   # the checkpoint's quorum (recheck it)
 
 ``consistency`` always holds the proof from ``first + len(entries)`` (unless that is the
 checkpoint's size) and, for receipt verification, from each receipt's checkpoint size.
+``genesis`` lets a receipt be checked offline under the community's witness policy
+(:func:`proven_genesis` checks it is record 0 of the checkpoint's tree); ``witness_quorum``
+says plainly whether the bundle's checkpoint carries the policy's quorum of cosignatures.
 The log key in the bundle is only a hint: verify against the key your community posted.
 """
 
@@ -60,6 +67,7 @@ __all__ = [
     "bundle_json",
     "format_bundle",
     "parse_bundle",
+    "proven_genesis",
     "scan_ballot",
     "tally_bundle",
     "verify_range",
@@ -96,6 +104,9 @@ class BallotBundle:
     consistency: Mapping[int, tuple[bytes, ...]]
     ballot_doc: dict[str, Any] | None = None
     electorate: tuple[str, ...] | None = None
+    genesis: bytes | None = None
+    genesis_proof: tuple[bytes, ...] = ()
+    witness_quorum: dict[str, Any] | None = None
 
     @property
     def end(self) -> int:
@@ -176,6 +187,16 @@ def parse_bundle(data: bytes | str) -> BallotBundle:
         not isinstance(electorate, list) or not all(isinstance(k, str) for k in electorate)
     ):
         raise InputError("ballot bundle: electorate must be a list of key ids or null")
+    genesis = v.get("genesis")
+    if genesis is not None and not isinstance(genesis, str):
+        raise InputError("ballot bundle: genesis must be base64 of record 0, or null")
+    quorum = v.get("witness_quorum")
+    if quorum is not None and not isinstance(quorum, dict):
+        raise InputError("ballot bundle: witness_quorum must be an object or null")
+    try:
+        genesis_bytes = None if genesis is None else base64.b64decode(genesis, validate=True)
+    except binascii.Error as exc:
+        raise InputError("ballot bundle: genesis is not base64") from exc
     return BallotBundle(
         ballot=v["ballot"],
         origin=v["origin"],
@@ -189,7 +210,21 @@ def parse_bundle(data: bytes | str) -> BallotBundle:
         },
         ballot_doc=doc,
         electorate=tuple(electorate) if electorate is not None else None,
+        genesis=genesis_bytes,
+        genesis_proof=_hex_hashes(v.get("genesis_proof", []), "ballot bundle genesis_proof"),
+        witness_quorum=quorum,
     )
+
+
+def proven_genesis(b: BallotBundle, cp: Checkpoint) -> bytes:
+    """The bundle's record 0, proven (RFC 9162 §2.1.3.2) against ``cp``, the bundle's
+    checkpoint once its signature is checked; ProofError or InputError if it is not."""
+    if b.genesis is None:
+        raise InputError("the ballot bundle carries no genesis record")
+    merkle.verify_inclusion(
+        merkle.leaf_hash(b.genesis), 0, cp.size, list(b.genesis_proof), cp.root_hash
+    )
+    return b.genesis
 
 
 def bundle_json(b: BallotBundle) -> dict[str, Any]:
@@ -206,6 +241,9 @@ def bundle_json(b: BallotBundle) -> dict[str, Any]:
         "consistency": {str(k): [h.hex() for h in p] for k, p in sorted(b.consistency.items())},
         "ballot_doc": b.ballot_doc,
         "electorate": list(b.electorate) if b.electorate is not None else None,
+        "genesis": None if b.genesis is None else base64.b64encode(b.genesis).decode(),
+        "genesis_proof": [h.hex() for h in b.genesis_proof],
+        "witness_quorum": b.witness_quorum,
     }
 
 

@@ -9,13 +9,24 @@
     <base64 inclusion proof hash>
     ...
 
-    <the checkpoint note from the 201 answer to POST /v1/statements, verbatim,
-     with whatever cosignatures it carried>
+    <a checkpoint note at or beyond the vote, verbatim, with the witness cosignatures
+     that meet the genesis quorum (C2SP tlog-cosignature lines)>
 
 The spec leaves ``extra`` to the application ("opaque extra data"); putting the record there
 keeps the receipt one self-contained file that any tlog-proof parser reads, and the leaf
 hash it proves is SHA-256(0x00 || extra) (RFC 9162 §2.1.1). A record is at most 65,535
-bytes (docs/design.md), so the line stays reasonable. Nothing is kept beside the file.
+bytes (docs/design.md), so the line stays reasonable.
+
+**The checkpoint carries the witness quorum.** C2SP tlog-proof proves that the data was
+logged *and* that witnesses observed it; C2SP tlog-policy calls a checkpoint valid only
+with the policy's quorum. So ``civic vote cast`` waits for a checkpoint at or beyond the
+vote that carries the genesis quorum and proves the vote against that one. A receipt saved
+without it (the quorum did not arrive in time, or an old receipt) is completed later
+(``civic vote receipt --complete``): the new file proves the vote against a witnessed
+checkpoint, and the node's original answer is kept beside it, in ``<file>.original``
+(:func:`format_original`): the original checkpoint, verbatim, with the RFC 9162 §2.1.4
+consistency proof from it to the receipt's checkpoint, so the first answer stays bound in
+(step 11). The receipt itself stays a plain tlog-proof any parser reads.
 
 **Verification** (:func:`verify_receipt`) returns a :class:`ReceiptReport` listing each
 numbered step as passed, failed or skipped (STYLE.md item 6); its inputs are plain values —
@@ -37,15 +48,22 @@ from a saved bundle, and the same code decides. The steps:
 9. counted — once closed: the close record's result equals the tally recomputed from the
    range, the node publishes that same result, and this vote is the one counted for this
    resident (skipped while the ballot is open);
-10. witness quorum — C2SP tlog-witness / tlog-policy: some node's newest checkpoint carries
-    the quorum of witness cosignatures that genesis (record 0) requires. Step 5 proved the
-    nodes' checkpoints extend the receipt's, so one witnessed checkpoint covers the vote.
-    Skipped when no genesis record is given (offline, from a saved bundle). It does not
-    depend on steps 1-9, and runs even when they stop early.
+10. witness quorum — C2SP tlog-witness / tlog-policy: the receipt's own checkpoint carries
+    the quorum of valid witness cosignatures that the policy requires (genesis, record 0,
+    states it; offline it comes from the ballot bundle's genesis or a saved tlog-policy).
+    This is what lets a receipt stand on its own, with no node. Online, a receipt without
+    it still passes when a node's checkpoint passed step 5 and carries the quorum (one
+    witnessed checkpoint that extends the receipt's covers the vote), and the step says to
+    complete the receipt. Skipped only when no policy is given at all. It does not depend
+    on steps 1-9, and runs even when they stop early;
+11. original answer — for a completed receipt: the node's original checkpoint is signed by
+    the log key and the receipt's checkpoint extends it (RFC 9162 §2.1.4.2). Skipped when
+    no ``.original`` file is given (a receipt kept at cast time has none).
 """
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -53,7 +71,14 @@ from typing import Any
 from ledger import merkle
 from ledger.c2sp.checkpoint import Checkpoint, open_checkpoint
 from ledger.c2sp.note import NoteVerifier
-from ledger.c2sp.proof import TlogProof, format_tlog_proof, parse_tlog_proof
+from ledger.c2sp.policy import Policy
+from ledger.c2sp.proof import (
+    MAX_PROOF_HASHES,
+    LineReader,
+    TlogProof,
+    format_tlog_proof,
+    parse_tlog_proof,
+)
 from ledger.c2sp.trust import CheckpointTrust, check_trust
 from ledger.canonical import canonical_json
 from ledger.errors import CivicError, InputError, ProofError, VerificationError
@@ -64,11 +89,16 @@ from voting.evidence import BallotBundle, BallotHistory, LogView, scan_ballot, v
 from voting.tally import describe_difference, electorate_hash
 
 __all__ = [
+    "COMPLETE_HINT",
+    "ORIGINAL_HEADER",
     "STEPS",
+    "OriginalAnswer",
     "ReceiptReport",
     "Step",
     "VoteInfo",
     "build_receipt",
+    "format_original",
+    "parse_original",
     "read_receipt",
     "verify_receipt",
 ]
@@ -84,8 +114,14 @@ STEPS = {
     8: "last vote",
     9: "counted",
     10: "witness quorum",
+    11: "original answer",
 }
 _QUORUM_STEP = 10
+_ORIGINAL_STEP = 11
+# What a resident runs to add the witnesses' cosignatures to a receipt that lacks them.
+COMPLETE_HINT = "civic vote receipt --complete FILE --node URL"
+# The first line of a completed receipt's ``.original`` file (format_original).
+ORIGINAL_HEADER = "civic-ledger/receipt-original@v1"
 PASS, FAIL, SKIP = "pass", "fail", "skip"
 
 CheckpointOpener = Callable[[bytes], Checkpoint]
@@ -171,6 +207,42 @@ def build_receipt(
     if parse_record(record).index != index:
         raise ProofError(f"the record bytes are not those of record {index}")
     return format_tlog_proof(TlogProof(record, index, tuple(hashes), checkpoint))
+
+
+@dataclass(frozen=True)
+class OriginalAnswer:
+    """A completed receipt's first checkpoint and the RFC 9162 proof from it to the new one."""
+
+    checkpoint: bytes
+    consistency: tuple[bytes, ...]
+
+
+def format_original(original: OriginalAnswer) -> bytes:
+    """The ``.original`` file kept beside a completed receipt (inverse of parse_original)::
+
+        civic-ledger/receipt-original@v1
+        <base64 hash of the RFC 9162 §2.1.4 proof from the original size to the receipt's>
+        ...
+
+        <the original checkpoint note, verbatim>
+
+    The shape of C2SP tlog-proof and tlog-witness ``add-checkpoint``: header, hashes, an
+    empty line, a note.
+    """
+    lines = [ORIGINAL_HEADER, *(base64.b64encode(h).decode() for h in original.consistency)]
+    return ("\n".join(lines) + "\n\n").encode("ascii") + original.checkpoint
+
+
+def parse_original(data: bytes) -> OriginalAnswer:
+    """Parse a ``.original`` file (:func:`format_original`); InputError if malformed."""
+    r = LineReader(data, "receipt original")
+    if r.line() != ORIGINAL_HEADER:
+        raise InputError(f"a receipt's original answer must start with {ORIGINAL_HEADER!r}")
+    hashes = r.hashes(MAX_PROOF_HASHES)
+    note = r.rest()
+    if not note.endswith(b"\n"):
+        raise InputError("the original checkpoint must be a note ending with a newline")
+    return OriginalAnswer(note, tuple(hashes))
 
 
 def _proof(data: bytes) -> TlogProof:
@@ -431,23 +503,30 @@ def _counted_step(
 
 def _quorum_step(
     run: _Run,
-    log_verifier: NoteVerifier,
-    genesis: bytes | None,
+    receipt: bytes,
+    policy: Policy | None,
     witnessed: Sequence[LogView],
 ) -> None:
-    """Step 10: some node's newest checkpoint meets genesis's witness policy."""
-    if genesis is None:
+    """Step 10: the receipt's checkpoint (else, online, a node's) meets the witness policy."""
+    if policy is None:
         run.add(
             _QUORUM_STEP,
             SKIP,
-            "no genesis record given (offline): the witness policy was not checked",
+            "no witness policy given (genesis, a ballot bundle with genesis, or a tlog-policy "
+            "file): the witness quorum was not checked",
         )
         return
     try:
-        policy = genesis_policy(genesis, log_verifier)
+        own: CheckpointTrust | CivicError = check_trust(
+            parse_tlog_proof(receipt).checkpoint, policy
+        )
     except CivicError as exc:
-        run.add(_QUORUM_STEP, FAIL, f"genesis states no usable witness policy: {exc.message}")
+        own = exc
+    if not isinstance(own, CivicError) and own.trusted:
+        run.add(_QUORUM_STEP, PASS, f"your receipt's {own.summary()}")
         return
+    mine = own.message if isinstance(own, CivicError) else f"your receipt's {own.summary()}"
+    fix = f"complete it with `{COMPLETE_HINT}` while a node is reachable"
     reports: list[tuple[str, CheckpointTrust | CivicError]] = []
     for v in witnessed:
         try:
@@ -457,7 +536,15 @@ def _quorum_step(
     good = [(u, r) for u, r in reports if not isinstance(r, CivicError) and r.trusted]
     if good:
         u, r = good[0]
-        run.add(_QUORUM_STEP, PASS, f"{u}: {r.summary()}")
+        run.add(
+            _QUORUM_STEP,
+            PASS,
+            f"{u}: {r.summary()}, and it extends your receipt (step 5); but {mine}, so "
+            f"it does not stand on its own offline: {fix}",
+        )
+        return
+    if not witnessed:
+        run.add(_QUORUM_STEP, FAIL, f"{mine}; {fix}")
         return
     detail = "; ".join(
         f"{u}: {r.message if isinstance(r, CivicError) else r.summary()}" for u, r in reports
@@ -465,7 +552,45 @@ def _quorum_step(
     run.add(
         _QUORUM_STEP,
         FAIL,
-        f"no node serves a checkpoint trusted by the policy ({detail or 'no checkpoint given'})",
+        f"{mine}, and no node serves a checkpoint trusted by the policy ({detail}); {fix}",
+    )
+
+
+def _original_step(
+    run: _Run, receipt: bytes, original: bytes | None, opener: CheckpointOpener
+) -> None:
+    """Step 11: the node's original answer is consistent with the completed receipt's."""
+    if original is None:
+        run.add(_ORIGINAL_STEP, SKIP, "no original answer kept (not a completed receipt)")
+        return
+    try:
+        orig = parse_original(original)
+        cp0 = opener(orig.checkpoint)
+        cp1 = opener(parse_tlog_proof(receipt).checkpoint)
+        if cp0.origin != cp1.origin:
+            raise VerificationError(
+                f"the original checkpoint is for {cp0.origin!r}, the receipt's for {cp1.origin!r}"
+            )
+        if cp0.size > cp1.size:
+            raise ProofError(
+                f"the original checkpoint (size {cp0.size}) is beyond the receipt's ({cp1.size})"
+            )
+        if cp0.size == cp1.size:
+            if cp0.root_hash != cp1.root_hash:
+                raise ProofError(f"FORK: two roots for size {cp0.size}")
+        else:
+            # RFC 9162 §2.1.4.2
+            merkle.verify_consistency(
+                cp0.size, cp1.size, list(orig.consistency), cp0.root_hash, cp1.root_hash
+            )
+    except CivicError as exc:
+        run.add(_ORIGINAL_STEP, FAIL, f"the original answer is not bound in: {exc.message}")
+        return
+    run.add(
+        _ORIGINAL_STEP,
+        PASS,
+        f"the node's original checkpoint of size {cp0.size} is signed by the log key and "
+        f"your receipt's checkpoint of size {cp1.size} extends it",
     )
 
 
@@ -478,24 +603,39 @@ def verify_receipt(
     open_cp: CheckpointOpener | None = None,
     bundle_source: str = "bundle",
     genesis: bytes | None = None,
-    witnessed: Sequence[LogView] | None = None,
+    witnessed: Sequence[LogView] = (),
+    policy: Policy | None = None,
+    original: bytes | None = None,
+    standalone: bool = False,
 ) -> ReceiptReport:
-    """Run the ten steps of the module docstring; never raises for a bad receipt.
+    """Run the eleven steps of the module docstring; never raises for a bad receipt.
 
     ``views`` are the nodes' current checkpoints; ``bundle`` the ballot's records (its
     checkpoint is added to the views as ``bundle_source``); ``published`` the result a node
     publishes (default: the bundle's ``ballot_doc``). ``open_cp`` verifies a checkpoint note
-    and returns it; by default the log key's signature is enough. ``genesis`` (record 0's
-    bytes) states the witness policy of step 10, checked against ``witnessed`` — each
-    node's newest checkpoint with its cosignatures (default: the checkpoints of ``views``
-    and ``bundle``).
+    and returns it; by default the log key's signature is enough. Step 10's witness policy
+    is ``policy`` or the one ``genesis`` (record 0's bytes) states; it is checked against
+    the receipt's own checkpoint, and, online, ``witnessed``: each node's newest
+    checkpoint with its cosignatures (leave it empty offline: then only the receipt
+    counts). ``original`` is a completed receipt's ``.original`` file (step 11).
+    ``standalone``: the receipt alone, with no node and no ballot records (steps 5-9 are
+    skipped, and the witnessed checkpoint of step 10 stands for the log).
     """
-    if witnessed is None:
-        witnessed = [*([] if bundle is None else [bundle.view(bundle_source)]), *views]
-    chain = _chain_steps(receipt, log_verifier, views, bundle, published, open_cp, bundle_source)
+    opener: CheckpointOpener = open_cp or (lambda note: open_checkpoint(note, log_verifier)[0])
+    alone = standalone and not views and bundle is None
+    chain = _chain_steps(
+        receipt, log_verifier, views, bundle, published, opener, bundle_source, alone
+    )
     run = _Run()
     run.steps.extend(chain.steps)
-    _quorum_step(run, log_verifier, genesis, witnessed)
+    if policy is None and genesis is not None:
+        try:
+            policy = genesis_policy(genesis, log_verifier)
+        except CivicError as exc:
+            run.add(_QUORUM_STEP, FAIL, f"genesis states no usable witness policy: {exc.message}")
+    if not any(s.number == _QUORUM_STEP for s in run.steps):
+        _quorum_step(run, receipt, policy, witnessed)
+    _original_step(run, receipt, original, opener)
     return ReceiptReport(tuple(run.steps), chain.vote)
 
 
@@ -505,11 +645,11 @@ def _chain_steps(
     views: Sequence[LogView],
     bundle: BallotBundle | None,
     published: Mapping[str, Any] | None,
-    open_cp: CheckpointOpener | None,
+    opener: CheckpointOpener,
     bundle_source: str,
+    alone: bool = False,
 ) -> ReceiptReport:
     """Steps 1 to 9: the receipt, the log's checkpoints and the ballot's records."""
-    opener: CheckpointOpener = open_cp or (lambda note: open_checkpoint(note, log_verifier)[0])
     run = _Run()
     # 1-2. the receipt and its record
     try:
@@ -560,6 +700,14 @@ def _chain_steps(
         run.add(4, PASS, f"record {rec.index} is in the tree of size {cp0.size}")
     except CivicError as exc:
         run.add(4, FAIL, exc.message)
+    if alone:
+        run.skip_rest(
+            5,
+            "standalone: no node and no ballot records given; the receipt's witnessed "
+            "checkpoint (step 10) stands for the log. Give --node or --bundle to check "
+            "that this is your last vote and that it was counted",
+        )
+        return ReceiptReport(tuple(run.steps), vote)
     # 5-6. the nodes' current checkpoints
     all_views = list(views)
     if bundle is not None:
