@@ -61,6 +61,9 @@ class NodeConfig:
     gossip_interval: float = 5.0
     follow_interval: float = 1.0
     witness_retry: float = 5.0
+    # Seconds a peer's signed checkpoint may stay ahead of this node before /healthz says
+    # it is degraded (node/freshness.py).
+    stale_after: float = 10.0
     # Connection limits (README "Limits"): seconds a client has to send a request's head,
     # then its body; seconds an idle kept-alive connection stays open; open connections
     # from one IP address.

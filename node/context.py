@@ -158,9 +158,16 @@ class NodeContext:
         )
         self.services["gossip"] = gossip
         gossip.start()
+        from node.freshness import Freshness
+
+        # Started last: it reads the gossip views; its start-up check runs here, before
+        # the node serves a request (issue 10, item 3).
+        freshness = Freshness(self)
+        self.services["freshness"] = freshness
+        freshness.start()
 
     def close(self) -> None:
-        for name in ("gossip", "follower", "collector"):
+        for name in ("freshness", "gossip", "follower", "collector"):
             svc = self.services.pop(name, None)
             if svc is None:
                 continue
