@@ -37,8 +37,10 @@ from a saved bundle, and the same code decides. The steps:
 9. counted — once closed: the close record's result equals the tally recomputed from the
    range, the node publishes that same result, and this vote is the one counted for this
    resident (skipped while the ballot is open);
-10. witness quorum — C2SP tlog-witness / tlog-policy: some node's newest checkpoint carries
-    the quorum of witness cosignatures that genesis (record 0) requires. Step 5 proved the
+10. witness quorum — C2SP tlog-witness / tlog-policy: some node's newest (or newest
+    witnessed) checkpoint covering the vote carries the quorum of witness cosignatures
+    that genesis (record 0) requires; when none does, the step says how far the trusted
+    part of the log reaches. Step 5 proved the
     nodes' checkpoints extend the receipt's, so one witnessed checkpoint covers the vote.
     Skipped when no genesis record is given (offline, from a saved bundle). It does not
     depend on steps 1-9, and runs even when they stop early.
@@ -434,8 +436,10 @@ def _quorum_step(
     log_verifier: NoteVerifier,
     genesis: bytes | None,
     witnessed: Sequence[LogView],
+    vote_index: int | None = None,
 ) -> None:
-    """Step 10: some node's newest checkpoint meets genesis's witness policy."""
+    """Step 10: some node serves a checkpoint that meets genesis's witness policy and
+    covers the vote; when none does, say how far the trusted part of the log reaches."""
     if genesis is None:
         run.add(
             _QUORUM_STEP,
@@ -454,18 +458,33 @@ def _quorum_step(
             reports.append((v.source, check_trust(v.checkpoint, policy)))
         except CivicError as exc:
             reports.append((v.source, exc))
-    good = [(u, r) for u, r in reports if not isinstance(r, CivicError) and r.trusted]
+    trusted = [
+        (r.checkpoint.size, u, r)
+        for u, r in reports
+        if not isinstance(r, CivicError) and r.trusted and r.checkpoint is not None
+    ]
+    need = 0 if vote_index is None else vote_index + 1
+    good = [t for t in trusted if t[0] >= need]
     if good:
-        u, r = good[0]
+        _, u, r = max(good, key=lambda t: t[0])
         run.add(_QUORUM_STEP, PASS, f"{u}: {r.summary()}")
         return
     detail = "; ".join(
         f"{u}: {r.message if isinstance(r, CivicError) else r.summary()}" for u, r in reports
     )
+    # Issue 10: a checkpoint beyond the last cosigned size is not reported as cosigned.
+    if trusted:
+        size, u, _ = max(trusted, key=lambda t: t[0])
+        reach = f"the trusted part of the log reaches {size} records ({u})"
+        if vote_index is not None:
+            reach += f"; your vote, record {vote_index}, is beyond it: not yet witnessed"
+    else:
+        reach = "no record of the log is witnessed yet"
     run.add(
         _QUORUM_STEP,
         FAIL,
-        f"no node serves a checkpoint trusted by the policy ({detail or 'no checkpoint given'})",
+        f"no node serves a checkpoint trusted by the policy that covers the vote: {reach} "
+        f"({detail or 'no checkpoint given'})",
     )
 
 
@@ -495,7 +514,8 @@ def verify_receipt(
     chain = _chain_steps(receipt, log_verifier, views, bundle, published, open_cp, bundle_source)
     run = _Run()
     run.steps.extend(chain.steps)
-    _quorum_step(run, log_verifier, genesis, witnessed)
+    index = None if chain.vote is None else chain.vote.index
+    _quorum_step(run, log_verifier, genesis, witnessed, index)
     return ReceiptReport(tuple(run.steps), chain.vote)
 
 
