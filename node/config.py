@@ -6,6 +6,8 @@ Layout of ``DIR``::
     log.key        the log's note signing key (sequencer only; mode 0600)
     witness.key    the witness's cosigning key (witness only; mode 0600)
     ledger.sqlite  the default database (a witness's or mirror's verified replica)
+    newest-checkpoint  the newest checkpoint signed or verified here, outside the database
+                   (node/freshness.py: the rollback check at start-up)
 """
 
 from __future__ import annotations

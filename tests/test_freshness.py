@@ -13,10 +13,14 @@ from pathlib import Path
 
 import httpx
 
+from ledger.c2sp.note import signer_from_seed
 from node.bootstrap import init_community
-from node.freshness import WATERMARK_FILE
+from node.context import open_context
+from node.freshness import WATERMARK_FILE, Freshness
 from node.launcher import NodeProcess, free_port, start_node
 from node.mirror import init_mirror
+from tests.test_audit_support import ORIGIN as AUDIT_ORIGIN
+from tests.test_audit_support import make_community
 from tests.test_network import CHAIR, ORIGIN, enrol_env, wait_for
 
 FAST = ["--gossip-interval", "0.2"]
@@ -149,3 +153,39 @@ def test_a_sequencer_restored_from_an_old_database_refuses_to_sequence(tmp_path:
         assert http.post(seq.url + "/v1/statements", json=enrol_env("x")).status_code == 503
         assert f"\n{size}\n" in (d / WATERMARK_FILE).read_text()
     assert "ROLLBACK: the database holds" in log_file.read_text(errors="replace")
+
+
+# --- in process: the start-up check itself ----------------------------------------------
+
+
+def _freshness_of(data_dir: Path) -> Freshness:
+    ctx = open_context(data_dir, serve=True)
+    try:
+        return Freshness(ctx)  # the start-up check runs in the constructor
+    finally:
+        ctx.close()
+
+
+def test_another_tree_of_the_same_size_is_refused_and_a_bad_file_too(tmp_path: Path) -> None:
+    signer = signer_from_seed(AUDIT_ORIGIN, b"f" * 32)
+    make_community(tmp_path / "a", 3, label="a", log_signer=signer)
+    make_community(tmp_path / "b", 3, label="b", log_signer=signer)
+    # a's watermark, as a's node would have written it.
+    ctx = open_context(tmp_path / "a", serve=True)
+    try:
+        fresh = Freshness(ctx)
+        assert fresh.refusal is None and fresh.watermark is None
+        fresh._advance()
+        assert fresh.watermark is not None and fresh.watermark.size == 4
+    finally:
+        ctx.close()
+    note = (tmp_path / "a" / WATERMARK_FILE).read_bytes()
+    assert _freshness_of(tmp_path / "a").refusal is None
+    # b's database under a's file: the same size, another tree.
+    (tmp_path / "b" / WATERMARK_FILE).write_bytes(note)
+    refusal = _freshness_of(tmp_path / "b").refusal
+    assert refusal is not None and "the database was replaced" in refusal
+    # A file the log key did not sign is no reference: refused as well, saying why.
+    (tmp_path / "b" / WATERMARK_FILE).write_bytes(note.replace(b"\n4\n", b"\n5\n"))
+    refusal = _freshness_of(tmp_path / "b").refusal
+    assert refusal is not None and "does not hold a checkpoint signed by the log key" in refusal

@@ -263,7 +263,10 @@ def test_a_forked_copy_alone(tmp_path: Path, record_property: Any) -> None:
         #    issue 10 this exited 0 with a "pending" note.
         code, report = audit(tmp_path, "--node", c.url, "--vkey", net.log_vkey)
         t_alone = round(time.monotonic() - t0, 3)
-        assert code == 4 and report["verdict"] == "incomplete", report["findings"]
+        # (The copy's own gossip with the witnesses may already have found the fork: then
+        # its evidence makes the audit's verdict "evidence" too.)
+        found_itself = "node.evidence" in codes(report)
+        assert code == (3 if found_itself else 4), report["findings"]
         assert "checkpoint.pending" not in codes(report)
         (short,) = [f for f in report["findings"] if f["code"] == "checkpoint.unwitnessed"]
         assert short["detail"]["trusted_size"] == base
