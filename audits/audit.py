@@ -51,6 +51,7 @@ from audits.checkpoints import (
 from audits.fetch import Fetcher, HttpFetcher
 from audits.findings import Finding, Severity, finding
 from audits.found import Found
+from audits.freshness import DEFAULT_MAX_LAG, FreshnessContext, check_freshness
 from audits.pipeline import (
     DownloadContext,
     PipelineContext,
@@ -104,6 +105,8 @@ class AuditOptions:
     parallel: int = 4
     timeout: float = 30.0
     fetchers: Sequence[Fetcher] = ()
+    # Records a node may be behind the newest witnessed checkpoint seen (--max-lag).
+    max_lag: int = DEFAULT_MAX_LAG
 
 
 class _Outcome:
@@ -202,8 +205,29 @@ def _checkpoints(
     return _Checked(checked.seen, t, t.cp, trust.verifier)
 
 
-def _witnesses(out: _Outcome, c: _Checked, history: tuple[tuple[int, dict[str, Any]], ...]) -> None:
+def _witnesses(
+    out: _Outcome,
+    c: _Checked,
+    history: tuple[tuple[int, dict[str, Any]], ...],
+    old: AuditState | None = None,
+    max_lag: int = DEFAULT_MAX_LAG,
+) -> None:
     out.take(check_witnesses(WitnessContext(c.seen, history, c.verifier, out.forked())))
+    # How far the witnessed part reaches; who serves less than was witnessed (issue 10).
+    reach = check_freshness(
+        FreshnessContext(c.seen, c.cp, history, c.verifier, out.forked(), out.down(), old, max_lag)
+    )
+    out.take(reach.found)
+    out.report.witnessed_size, out.report.witnessed_by = reach.trusted_size, reach.by
+
+
+def _stale_only(out: _Outcome, c: _Checked, old: AuditState, max_lag: int) -> None:
+    """Every node is behind the remembered checkpoint: say who, and by how much."""
+    history = tuple(old.witness_history)
+    reach = check_freshness(
+        FreshnessContext(c.seen, c.cp, history, c.verifier, out.forked(), out.down(), old, max_lag)
+    )
+    out.take(Found(tuple(f for f in reach.found.findings if f.code.startswith("node."))))
 
 
 def _views(out: _Outcome, c: _Checked, state: State, progress: Progress) -> None:
@@ -238,9 +262,10 @@ def _audit_log(
         if cp.size <= old.size:
             out.report.verified_from = out.report.verified_to = old.size
             if cp.size < old.size:
+                _stale_only(out, c, old, opts.max_lag)
                 return None
             nodes = dict(zip(merkle.root_ranges(old.size), old.frontier, strict=True))
-            _witnesses(out, c, history)
+            _witnesses(out, c, history, old, opts.max_lag)
             _views(out, c, state, progress)
             return _Audited(True, nodes, state, history)
         msg = (
@@ -281,7 +306,7 @@ def _audit_log(
         )
         out.take(consistent.found)
         out.mark([NodeCheckpoint(name, "fork") for name in sorted(consistent.forked)])
-        _witnesses(out, c, done.history)
+        _witnesses(out, c, done.history, old, opts.max_lag)
         out.take(Found(tuple(invariant_findings(done.state))))
     out.phase("tree", len(refs), "objects", time.perf_counter() - t0)
     out.take(done.download)

@@ -76,6 +76,8 @@ CODES: dict[str, tuple[Severity, str]] = {
     # views and nodes
     "view.mismatch": (_E, "a node publishes a view that differs from the replayed state"),
     "node.evidence": (_E, "a node holds verified evidence of misbehaviour"),
+    "node.rollback": (_E, "a node serves less than a witnessed checkpoint it serves itself"),
+    "node.stale": (_I, "a node is behind the newest witnessed checkpoint beyond the tolerance"),
     "node.unreachable": (_I, "a node did not answer"),
     "node.integrity": (_I, "a node reports that its own stored log fails its integrity check"),
     "node.incomplete": (_I, "an object or view could not be obtained from any node"),
@@ -83,7 +85,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     # notes
     "view.skipped": (_N, "a node's views were not compared"),
     "node.behind": (_N, "a node serves an older checkpoint"),
-    "checkpoint.pending": (_N, "the newest checkpoint still awaits its witness cosignatures"),
+    "checkpoint.pending": (_N, "a checkpoint lacked cosignatures its records have since had"),
     "node.reports": (_N, "a node reports a problem the audit cannot check itself"),
     "audit.incremental": (_N, "only the part after the remembered checkpoint was verified"),
     # data-quality warnings (audits/warnings.py)

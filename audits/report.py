@@ -8,6 +8,7 @@ within v1; new keys may be added)::
      "started": "<RFC 3339 UTC>", "finished": "<RFC 3339 UTC>",
      "trust": {"origin", "log_vkey", "genesis_hash", "pinned_by": "vkey"|"genesis"|"state"|"unpinned"},
      "checkpoint": {"size", "root", "note"} | null,       the checkpoint audited
+     "witnessed": {"size", "by"},                          how far the witnessed part reaches
      "verified": {"from", "to", "records"},                the records checked this run
      "nodes": [{"name", "reachable", "size", "root", "checkpoint", "views"}],
      "phases": [{"name", "items", "unit", "seconds", "per_second"}],
@@ -90,6 +91,8 @@ class AuditReport:
     checkpoint_size: int | None = None
     checkpoint_root: str | None = None
     checkpoint_note: str | None = None
+    witnessed_size: int | None = None
+    witnessed_by: str | None = None
     verified_from: int = 0
     verified_to: int = 0
     nodes: list[NodeStatus] = field(default_factory=list)
@@ -130,6 +133,7 @@ class AuditReport:
                 "pinned_by": self.pinned_by,
             },
             "checkpoint": cp,
+            "witnessed": {"size": self.witnessed_size, "by": self.witnessed_by},
             "verified": {
                 "from": self.verified_from,
                 "to": self.verified_to,

@@ -111,14 +111,15 @@ class WitnessContext:
 def check_witnesses(ctx: WitnessContext) -> Found:
     """Cosignatures against the witness policy in force at each checkpoint's size.
 
-    A bad cosignature is evidence. A checkpoint short of the quorum is only a note when
-    another checkpoint of the same tree has it (cosigning lags behind the log);
-    when none has, the log is not trusted by its own policy: incomplete.
+    A bad cosignature is evidence. A checkpoint short of the quorum is only a note when a
+    witnessed checkpoint of the same tree at least as large covers its records; one
+    beyond every witnessed checkpoint is left to :mod:`audits.freshness`, which says how
+    far the trusted part of the log reaches (issue 10: "pending" must be true).
     """
     col = Collector()
     history = sorted(ctx.history, key=lambda h: h[0])
-    short: list[Finding] = []
-    trusted = False
+    short: list[tuple[int, Finding]] = []
+    trusted: list[int] = []
     for s in ctx.seen:
         if s.cp is None or not history or s.name in ctx.forked:
             continue
@@ -135,17 +136,16 @@ def check_witnesses(ctx: WitnessContext) -> Found:
         found = check_cosignatures(s.note, policy, s.name)
         for f in found:
             if f.code == "checkpoint.unwitnessed":
-                short.append(f)
+                short.append((s.cp.size, f))
             else:
                 col.add(f)
         if not found and policy.quorum != "none":
-            trusted = True
-    for f in short:
-        if trusted:
-            msg = f"{f.message}; a checkpoint of the same tree has it, so it is pending"
+            trusted.append(s.cp.size)
+    top = max(trusted, default=None)
+    for size, f in short:
+        if top is not None and size <= top:
+            msg = f"{f.message}; the witnessed checkpoint of {top} records covers its records"
             col.add(finding("checkpoint.pending", msg, node=f.node))
-        else:
-            col.add(f)
     return col.found()
 
 

@@ -161,6 +161,13 @@ def audit(
         None, "--workers", help="Processes verifying signatures (default: every core)."
     ),
     parallel: int = typer.Option(4, "--parallel", help="Downloads at a time."),
+    max_lag: int = typer.Option(
+        0,
+        "--max-lag",
+        min=0,
+        help="Records a node may be behind the newest witnessed checkpoint seen before "
+        "it is a finding (node.stale).",
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars or summary."),
 ) -> None:
     """Audit a community's log yourself: replay it from any nodes and check everything.
@@ -186,6 +193,7 @@ def audit(
         cache=cache,
         workers=workers,
         parallel=parallel,
+        max_lag=max_lag,
     )
     to_stdout = json_file is not None and str(json_file) == "-"
     console = Console(stderr=to_stdout)

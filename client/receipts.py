@@ -107,6 +107,13 @@ def _views(
     return views, bundle
 
 
+def _witnessed_note(c: NodeClient) -> bytes | None:
+    try:
+        return c.get_bytes("/v1/checkpoints/witnessed")
+    except CivicError:  # none yet (404), or the node refuses (503): optional here
+        return None
+
+
 def gather_receipt_inputs(
     nodes: Sequence[str], ballot: str | None, receipt_size: int
 ) -> ReceiptInputs:
@@ -123,6 +130,13 @@ def gather_receipt_inputs(
             views, bundle = _views(clients, ballot, receipt_size)
         genesis = base64.b64decode(clients[0].record(0)["entry"])
         witnessed = tuple(LogView(c.url, c.checkpoint()) for c in clients)
+        # The newest checkpoint with the quorum, where the newest one still lacks it: step
+        # 10 then says how far the trusted part of the log reaches (issue 10).
+        witnessed += tuple(
+            LogView(f"{c.url} (witnessed)", note)
+            for c in clients
+            if (note := _witnessed_note(c)) is not None
+        )
         return ReceiptInputs(tuple(views), bundle, clients[0].url, genesis, witnessed)
     finally:
         for c in clients:

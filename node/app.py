@@ -23,6 +23,7 @@ from node import (
     routes_witness,
 )
 from node.context import open_context
+from node.freshness import FreshnessMiddleware
 from node.limits import BodyLimit, JsonLimits
 from node.problems import install_problem_handlers
 
@@ -67,10 +68,11 @@ def create_app(data_dir: Path) -> FastAPI:
     @app.get(
         "/healthz",
         tags=["operations"],
-        responses={503: {"description": "evidence against the log is held: see reasons"}},
+        responses={503: {"description": "evidence is held, or the node is behind: see reasons"}},
     )
     def healthz() -> JSONResponse:
-        """Liveness and the current tree size; 503 with the reasons while evidence is held."""
+        """Liveness, the current tree size and freshness; 503 with the reasons while
+        evidence is held or the node is behind (stale, or rolled back)."""
         ctx = app.state.ctx
         ev = ctx.evidence()
         reasons: list[str] = [] if ev is None else ev.reasons()
@@ -87,12 +89,21 @@ def create_app(data_dir: Path) -> FastAPI:
             # A sequencer holding evidence against its own log takes no statement (issue 10).
             body["accepting_statements"] = not reasons
         if reasons:
-            body["reasons"] = reasons
             body["evidence"] = "/v1/evidence"
+        fresh = ctx.services.get("freshness")
+        if fresh is not None:
+            # Behind its peers, or behind its own newest checkpoint (node/freshness.py).
+            report = fresh.report()
+            body["freshness"] = report.to_json()
+            reasons += report.problems
+            body["ok"] = not reasons
+        if reasons:
+            body["reasons"] = reasons
         return JSONResponse(body, status_code=503 if reasons else 200)
 
     # Outermost last: the body's size is bounded before its JSON is scanned.
     # POST /v1/documents stores its body as given, whatever its media type.
+    app.add_middleware(FreshnessMiddleware)
     app.add_middleware(JsonLimits, raw_paths=("/v1/documents",))
 
     # The page at "/" and its files under "/web/": no API route is shadowed, and an unknown

@@ -6,6 +6,8 @@ Layout of ``DIR``::
     log.key        the log's note signing key (sequencer only; mode 0600)
     witness.key    the witness's cosigning key (witness only; mode 0600)
     ledger.sqlite  the default database (a witness's or mirror's verified replica)
+    newest-checkpoint  the newest checkpoint signed or verified here, outside the database
+                   (node/freshness.py: the rollback check at start-up)
 """
 
 from __future__ import annotations
@@ -65,6 +67,9 @@ class NodeConfig:
     # records each tick re-verifies (leaf, chain, tree nodes) before it yields.
     integrity_interval: float = 1.0
     integrity_batch: int = 4096
+    # Seconds a peer's signed checkpoint may stay ahead of this node before /healthz says
+    # it is degraded (node/freshness.py).
+    stale_after: float = 10.0
     # Connection limits (README "Limits"): seconds a client has to send a request's head,
     # then its body; seconds an idle kept-alive connection stays open; open connections
     # from one IP address.

@@ -181,8 +181,16 @@ class NodeContext:
         self.services["integrity"] = check
         check.start()
 
+        from node.freshness import Freshness
+
+        # Started last: it reads the gossip views; its start-up check runs here, before
+        # the node serves a request.
+        freshness = Freshness(self)
+        self.services["freshness"] = freshness
+        freshness.start()
+
     def close(self) -> None:
-        for name in ("integrity", "gossip", "follower", "collector"):
+        for name in ("freshness", "integrity", "gossip", "follower", "collector"):
             svc = self.services.pop(name, None)
             if svc is None:
                 continue

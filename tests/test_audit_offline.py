@@ -58,9 +58,11 @@ def test_clean_log_is_clean(objects: dict[str, bytes], base: tuple[Path, dict[st
     doc = rep.to_json()
     assert doc["format"] == REPORT_FORMAT and doc["verdict"] == "clean"
     assert set(doc) == {
-        "format", "verdict", "started", "finished", "trust", "checkpoint", "verified",
-        "nodes", "phases", "counts", "findings", "warnings",
+        "format", "verdict", "started", "finished", "trust", "checkpoint", "witnessed",
+        "verified", "nodes", "phases", "counts", "findings", "warnings",
     }  # fmt: skip
+    # No witnesses in this community's policy: every checkpoint is as trusted as it gets.
+    assert doc["witnessed"]["size"] == RESIDENTS + 1
     assert doc["verified"] == {"from": 0, "to": RESIDENTS + 1, "records": RESIDENTS + 1}
     json.dumps(doc)
     assert "No problem found" in rep.to_markdown()

@@ -582,6 +582,36 @@ def test_original_answer_is_bound_into_a_completed_receipt() -> None:
         parse_original(b"civic-ledger/receipt-original@v2\n\n" + first)
 
 
+def test_witness_quorum_says_how_far_the_trusted_part_reaches() -> None:
+    # Issue 10: the newest checkpoint lacks the quorum; an older one, before the vote, has
+    # it. The step must not pass on the older one, and must say where trust stops.
+    ws = [cosigner_from_seed(f"witness.example/w{i}", bytes([0x70 + i]) * 32) for i in range(3)]
+    docs = [{"name": w.name, "vkey": w.verifier().vkey(), "url": "http://127.0.0.1:9"} for w in ws]
+    com = Community(witnesses=docs, quorum=2)
+    voter = com.enrol("w-voter")
+    bid = str(com.do("ballot.open", BODY, com.chair).index)
+    early = Node(com).checkpoint()
+    early_body = open_checkpoint(early, Node(com).verifier)[0].body()
+    witnessed_early = add_signatures(early, [w.cosign(early_body, 1_700_000_000) for w in ws[:2]])
+    reach = len(com.records)
+    idx = vote(com, bid, voter, "yes")
+    node = Node(com)
+    note = node.checkpoint()
+    body = open_checkpoint(note, node.verifier)[0].body()
+    one = add_signatures(note, [ws[0].cosign(body, 1_700_000_000)])
+    r = verify(
+        node,
+        node.receipt(idx),
+        bid,
+        genesis=com.records[0],
+        witnessed=[LogView("node-1", one), LogView("node-1 (witnessed)", witnessed_early)],
+    )
+    assert [s.number for s in r.failed] == [10], r.to_json()
+    detail = r.step(10).detail
+    assert f"the trusted part of the log reaches {reach} records (node-1 (witnessed))" in detail
+    assert f"your vote, record {idx}, is beyond it" in detail
+
+
 def test_witness_quorum_runs_when_the_receipt_is_unreadable() -> None:
     com, _, _, _, node = _witnessed_scenario()
     r = verify_receipt(b"not a receipt", node.verifier, genesis=com.records[0], witnessed=[])

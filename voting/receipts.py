@@ -506,6 +506,7 @@ def _quorum_step(
     receipt: bytes,
     policy: Policy | None,
     witnessed: Sequence[LogView],
+    vote_index: int | None = None,
 ) -> None:
     """Step 10: the receipt's checkpoint (else, online, a node's) meets the witness policy."""
     if policy is None:
@@ -533,9 +534,15 @@ def _quorum_step(
             reports.append((v.source, check_trust(v.checkpoint, policy)))
         except CivicError as exc:
             reports.append((v.source, exc))
-    good = [(u, r) for u, r in reports if not isinstance(r, CivicError) and r.trusted]
+    trusted = [
+        (r.checkpoint.size, u, r)
+        for u, r in reports
+        if not isinstance(r, CivicError) and r.trusted and r.checkpoint is not None
+    ]
+    need = 0 if vote_index is None else vote_index + 1
+    good = [t for t in trusted if t[0] >= need]
     if good:
-        u, r = good[0]
+        _, u, r = max(good, key=lambda t: t[0])
         run.add(
             _QUORUM_STEP,
             PASS,
@@ -549,10 +556,20 @@ def _quorum_step(
     detail = "; ".join(
         f"{u}: {r.message if isinstance(r, CivicError) else r.summary()}" for u, r in reports
     )
+    # A checkpoint beyond the last cosigned size is never reported as cosigned: say how far
+    # the trusted part reaches.
+    if trusted:
+        size, u, _ = max(trusted, key=lambda t: t[0])
+        reach = f"the trusted part of the log reaches {size} records ({u})"
+        if vote_index is not None:
+            reach += f"; your vote, record {vote_index}, is beyond it: not yet witnessed"
+    else:
+        reach = "no record of the log is witnessed yet"
     run.add(
         _QUORUM_STEP,
         FAIL,
-        f"{mine}, and no node serves a checkpoint trusted by the policy ({detail}); {fix}",
+        f"{mine}, and no node serves a checkpoint trusted by the policy that covers the "
+        f"vote: {reach} ({detail}); {fix}",
     )
 
 
@@ -634,7 +651,8 @@ def verify_receipt(
         except CivicError as exc:
             run.add(_QUORUM_STEP, FAIL, f"genesis states no usable witness policy: {exc.message}")
     if not any(s.number == _QUORUM_STEP for s in run.steps):
-        _quorum_step(run, receipt, policy, witnessed)
+        index = None if chain.vote is None else chain.vote.index
+        _quorum_step(run, receipt, policy, witnessed, index)
     _original_step(run, receipt, original, opener)
     return ReceiptReport(tuple(run.steps), chain.vote)
 
