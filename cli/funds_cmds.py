@@ -18,7 +18,7 @@ from rich.table import Table
 from cli.common import KEY_OPTION, NODE_OPTION, client, load_key
 from cli.funds_report import render_report
 from cli.output import emit_json
-from client.documents import publish_files
+from client.documents import publish_files, read_document
 from client.submit import submit_statement
 from funds.bodies import expense_request_body, pay_body, private_payee
 from funds.export import write_package
@@ -57,6 +57,12 @@ def _submit(
     co = [load_key(p) for p in also or []]
     with client(node) as c:
         return submit_statement(c, type_, body, kp, co, private)
+
+
+def _readable(files: list[Path]) -> None:
+    """InputError naming the first file that cannot be read, before any node is asked."""
+    for p in files:
+        read_document(p, True, "check")
 
 
 def _publish(node: str, key: Path, files: list[Path], public: bool, kind: str) -> list[str]:
@@ -175,6 +181,7 @@ def pay(
 
     Example: civic funds pay 1042 --account property-fees --receipt transfer.pdf --key chen.key
     """
+    _readable(receipt)
     with client(node) as c:
         e = c.get_json(f"/v1/funds/expenses/{expense}")
     docs = _publish(node, key, receipt, True, "receipt")
@@ -261,6 +268,7 @@ def income(
 
     Example: civic funds income --account property-fees --amount 1200.00 --source property-fees --description "Q4 fees" --document remittance.pdf --key alice.key
     """
+    _readable(document)
     body: dict[str, Any] = {
         "account": _account(node, account),
         "amount": parse_money(amount, currency),

@@ -23,7 +23,7 @@ from cli import (
     vote_cmds,
 )
 from cli.output import fail
-from ledger.errors import CivicError
+from ledger.errors import CivicError, InputError
 
 __all__ = ["app", "main"]
 
@@ -100,6 +100,22 @@ def main() -> None:
         fail(exc)
     except KeyboardInterrupt:
         sys.exit(130)
+    except OSError as exc:
+        # A file given on the command line that is missing, a folder, or unreadable.
+        fail(_chained(InputError(_os_message(exc)), exc))
+    except Exception as exc:  # the last resort: a one-line error, never a traceback
+        fail(_chained(CivicError(f"unexpected {type(exc).__name__}: {exc}"), exc))
+
+
+def _os_message(exc: OSError) -> str:
+    if exc.filename is None:
+        return f"cannot read or write a file: {exc.strerror or exc}"
+    return f"cannot use {exc.filename}: {exc.strerror or exc}"
+
+
+def _chained(err: CivicError, cause: BaseException) -> CivicError:
+    err.__cause__ = cause  # CIVIC_VERBOSE=1 prints both
+    return err
 
 
 if __name__ == "__main__":
