@@ -36,6 +36,12 @@ made before the funds layer existed still works):
 ``funds_request_expiry_days``
     A request not paid within this many days can no longer be approved or paid; anyone
     on the committee then records ``funds.expense.expire``. Default 90.
+``funds_treasurers``
+    Key ids who may pay approved expenses besides the committee (a treasurer need not sit
+    on the committee). Segregation of duties still holds: nobody pays an expense they
+    requested or approved. Without one, a committee of N can pay an expense needing M
+    approvals only when N >= M + 2 for a committee member's request (requester, M
+    approvers, a payer). Default ``[]``.
 """
 
 from __future__ import annotations
@@ -48,6 +54,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ledger.errors import InputError
+from ledger.keys import is_key_id
 
 __all__ = [
     "FUNDS_POLICY_DEFAULTS",
@@ -89,6 +96,7 @@ FUNDS_POLICY_DEFAULTS: dict[str, Any] = {
     "funds_documents_required": ["funds.expense.request", "funds.income"],
     "funds_requesters": "resident",
     "funds_request_expiry_days": 90,
+    "funds_treasurers": [],
 }
 
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
@@ -128,6 +136,7 @@ class FundsPolicy:
     documents_required: frozenset[str]
     requesters: str
     request_expiry_days: int
+    treasurers: frozenset[str] = frozenset()
 
     def approvals_needed(self, amount: int) -> int:
         """M for an expense of ``amount``: the first band that holds it."""
@@ -188,6 +197,9 @@ def funds_policy(policy: Mapping[str, Any] | None) -> FundsPolicy:
     days = p["funds_request_expiry_days"]
     if not _int(days) or not 1 <= days <= 3660:
         raise InputError("policy.funds_request_expiry_days must be an integer from 1 to 3660")
+    treasurers = p["funds_treasurers"]
+    if not isinstance(treasurers, list) or not all(is_key_id(k) for k in treasurers):
+        raise InputError("policy.funds_treasurers must be a list of key ids")
     version = p.get("version", 0)
     return FundsPolicy(
         version=version if _int(version) else 0,
@@ -199,6 +211,7 @@ def funds_policy(policy: Mapping[str, Any] | None) -> FundsPolicy:
         documents_required=frozenset(required),
         requesters=p["funds_requesters"],
         request_expiry_days=days,
+        treasurers=frozenset(treasurers),
     )
 
 

@@ -29,6 +29,7 @@ from funds.views import (
     expenses_view,
     payees_view,
     transactions_view,
+    waiting_view,
 )
 from ledger.community import is_active_resident
 from ledger.errors import ForbiddenError, InputError, NotFoundError, TooLargeError
@@ -102,6 +103,17 @@ def expense(expense_id: Annotated[str, Path(pattern=ID)], ctx: Ctx) -> dict[str,
     return expense_detail(ctx.state(), expense_id)
 
 
+@router.get("/funds/next")
+def waiting(
+    ctx: Ctx,
+    key: Annotated[str | None, Query(max_length=200)] = None,
+    expense: Annotated[str | None, Query(pattern=ID)] = None,
+) -> dict[str, Any]:
+    """Open expenses with who must act next (approve or pay), or why nobody can; with
+    ``key``, only those waiting on that key."""
+    return waiting_view(ctx.state(), key, expense)
+
+
 @router.get("/funds/transactions")
 def transactions(
     ctx: Ctx,
@@ -140,6 +152,7 @@ def policy(ctx: Ctx) -> dict[str, Any]:
         "documents_required": sorted(p.documents_required),
         "requesters": p.requesters,
         "request_expiry_days": p.request_expiry_days,
+        "treasurers": sorted(p.treasurers),
     }
 
 
