@@ -21,8 +21,11 @@ from rich.progress import (
 from rich.table import Table
 
 from audits.audit import AuditOptions, run_audit
+from audits.fetch import UnreachableFetcher
 from audits.report import AuditReport
 from cli.output import EXIT_EVIDENCE, EXIT_UNREACHABLE
+from client.http import node_url
+from client.reach import probe_nodes
 from ledger.errors import InputError
 
 __all__ = ["RichProgress", "app", "exit_code_for", "print_summary"]
@@ -191,8 +194,12 @@ def audit(
             "no trust root: give --genesis HASH or --vkey VKEY from the community's notice "
             "board (or --unpinned to take the nodes' own genesis on trust)"
         )
+    # Nodes that do not answer a short probe are reported unreachable at once, instead
+    # of each holding the audit for its whole read timeout.
+    reach = probe_nodes([node_url(u) for u in node])
     opts = AuditOptions(
-        nodes=node,
+        fetchers=[UnreachableFetcher(u, why) for u, why in reach.down.items()],
+        nodes=reach.up,
         vkey=vkey,
         genesis=genesis,
         bundle=from_bundle,

@@ -15,11 +15,12 @@ from rich.table import Table
 from cli.ballot_cmds import LOG_KEY_OPTION, checkpoint_opener, resolve_log_key
 from cli.common import KEY_OPTION, NODE_OPTION, client, load_key
 from cli.output import EXIT_EVIDENCE, emit_json
+from client.reach import probe_nodes
 from client.receipts import gather_receipt_inputs
 from client.submit import submit_statement
 from ledger.c2sp.checkpoint import parse_checkpoint
 from ledger.c2sp.note import parse_note, parse_vkey
-from ledger.errors import CivicError, InputError
+from ledger.errors import CivicError, InputError, NetworkError
 from voting.evidence import LogView, parse_bundle
 from voting.receipts import ReceiptReport, build_receipt, read_receipt, verify_receipt
 
@@ -125,6 +126,7 @@ def verify(
     """
     data = receipt.read_bytes()
     header = []
+    down: dict[str, str] = {}
     try:
         proof, rec, env = read_receipt(data)
         ballot = str(env.body.get("ballot"))
@@ -155,6 +157,12 @@ def verify(
             from cli import settings
 
             node = settings.default_nodes()
+        reach = probe_nodes(node)  # go on with the nodes that answer; name the others
+        down = reach.down
+        header += [f"node {u} did not answer ({why}); not used" for u, why in down.items()]
+        if not reach.up:
+            raise NetworkError(f"none of the nodes answered: {'; '.join(reach.down.values())}")
+        node = list(reach.up)
         with client(node[0]) as c:
             verifier, source = resolve_log_key(c, log_key)
         got = gather_receipt_inputs(node, ballot or None, receipt_size)
@@ -172,7 +180,8 @@ def verify(
         witnessed=witnessed,
     )
     if json_out:
-        emit_json({**report.to_json(), "log_key": verifier.vkey(), "log_key_source": source})
+        doc = {**report.to_json(), "log_key": verifier.vkey(), "log_key_source": source}
+        emit_json({**doc, "not_answering": down})
     else:
         _print_report(report, header)
     if not report.ok:

@@ -236,7 +236,9 @@ def payees_view(state: State) -> dict[str, Any]:
     return {"payees": rows, "count": len(rows)}
 
 
-def waiting_view(state: State, key: str | None = None, expense: str | None = None) -> dict[str, Any]:
+def waiting_view(
+    state: State, key: str | None = None, expense: str | None = None
+) -> dict[str, Any]:
     """Every open expense (or only ``expense``) with who must act next, or why nobody can;
     with ``key``, only those waiting on that key (``civic funds next``)."""
     pol = funds_policy(state.peek("policy", "current"))

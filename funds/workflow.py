@@ -65,8 +65,7 @@ def _problem(
     payers = (committee | pol.treasurers) - {requester} - approvers
     if len(payers) <= needed:
         return (
-            "once approved nobody may pay it: the requester and the approvers may not; "
-            + _WAY_OUT
+            "once approved nobody may pay it: the requester and the approvers may not; " + _WAY_OUT
         )
     return None
 

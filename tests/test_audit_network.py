@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import socket
 import subprocess
 import sys
 import time
@@ -410,3 +411,18 @@ def test_trust_root_is_required_and_a_typo_is_a_usage_error(
     assert r.returncode == EXIT_USAGE, r.stderr
     assert b"the genesis hash you gave matches no log at these nodes" in r.stderr
     assert b"Traceback" not in r.stderr
+    # Issue 10, item 17: a hung node (accepts, never answers) is named unreachable after a
+    # short probe, and the node that answers is audited in full.
+    hung = socket.socket()
+    hung.bind(("127.0.0.1", 0))
+    hung.listen(8)
+    hung_url = f"http://127.0.0.1:{hung.getsockname()[1]}"
+    try:
+        code, report = audit_json(
+            tmp_path, "--node", hung_url, "--node", a.url, "--genesis", base[1]
+        )
+    finally:
+        hung.close()
+    assert code == EXIT_UNREACHABLE and ("node.unreachable", None) in codes(report)
+    assert {n["name"]: n["reachable"] for n in report["nodes"]} == {a.url: True, hung_url: False}
+    assert report["verified"]["records"] == RESIDENTS + 1

@@ -109,8 +109,8 @@ def test_replicas_are_configured_again_beside_their_log_files(tmp_path: Path) ->
     # Issue 10, item 15: a second `civic demo` on its own data failed with
     # "witness-1.log is not a civic-ledger data folder".
     from demo.community import DEMO_ORIGIN, _configure_replicas
-    from node.witness import init_witness
     from node.config import load_config
+    from node.witness import init_witness
 
     init_witness(tmp_path / "witness-1", "witness-1.civic.example", follow="http://127.0.0.1:1")
     (tmp_path / "witness-1.log").write_text("a node's log\n")
