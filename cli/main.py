@@ -46,7 +46,7 @@ As an auditor:     civic audit --node URL, civic log bundle,
                    civic funds export
 Running a node:    civic community init, civic node start
 
-Every command has an example in its --help; read commands take --json. Errors are one line; exit codes: 1 failure, 2 bad input, 3 evidence, 4 node unreachable.
+Every command has an example in its --help; read commands take --json. Errors are one line; exit codes: 1 failure, 2 bad input, 3 evidence, 4 node unreachable, 5 not allowed.
 """
 
 app = typer.Typer(

@@ -36,6 +36,7 @@ from ledger.errors import ForbiddenError, InputError, NotFoundError, TooLargeErr
 from node.auth import verify_authorization
 from node.context import NodeContext, get_ctx
 from node.documents import documents_of
+from node.query import STRICT_QUERY
 
 __all__ = ["router"]
 
@@ -67,13 +68,13 @@ def _committee_caller(request: Request, ctx: NodeContext, what: str) -> str:
 # --- reads ------------------------------------------------------------------------------
 
 
-@router.get("/funds/accounts")
+@router.get("/funds/accounts", dependencies=[STRICT_QUERY])
 def accounts(ctx: Ctx) -> dict[str, Any]:
     """Asset accounts with balances (integer minor units), nominal accounts, totals."""
     return accounts_view(ctx.state())
 
 
-@router.get("/funds/budget")
+@router.get("/funds/budget", dependencies=[STRICT_QUERY])
 def budget(
     ctx: Ctx,
     period: Annotated[str | None, Query(pattern=r"^\d{4}(-Q[1-4]|-(0[1-9]|1[0-2]))?$")] = None,
@@ -82,7 +83,7 @@ def budget(
     return budget_view(ctx.state(), period)
 
 
-@router.get("/funds/expenses")
+@router.get("/funds/expenses", dependencies=[STRICT_QUERY])
 def expenses(
     ctx: Ctx,
     status: Annotated[
@@ -103,7 +104,7 @@ def expense(expense_id: Annotated[str, Path(pattern=ID)], ctx: Ctx) -> dict[str,
     return expense_detail(ctx.state(), expense_id)
 
 
-@router.get("/funds/next")
+@router.get("/funds/next", dependencies=[STRICT_QUERY])
 def waiting(
     ctx: Ctx,
     key: Annotated[str | None, Query(max_length=200)] = None,
@@ -114,7 +115,7 @@ def waiting(
     return waiting_view(ctx.state(), key, expense)
 
 
-@router.get("/funds/transactions")
+@router.get("/funds/transactions", dependencies=[STRICT_QUERY])
 def transactions(
     ctx: Ctx,
     after: Annotated[int | None, Query(ge=-1, le=2**62)] = None,
@@ -126,13 +127,13 @@ def transactions(
     return transactions_view(ctx.state(), after, limit, account, kind)
 
 
-@router.get("/funds/documents")
+@router.get("/funds/documents", dependencies=[STRICT_QUERY])
 def documents(ctx: Ctx) -> dict[str, Any]:
     """Every document published in the log (hash, size, media type, public flag)."""
     return documents_view(ctx.state())
 
 
-@router.get("/funds/payees")
+@router.get("/funds/payees", dependencies=[STRICT_QUERY])
 def payees(ctx: Ctx) -> dict[str, Any]:
     """Payees by name (organisations) or pseudonymous label (private individuals)."""
     return payees_view(ctx.state())

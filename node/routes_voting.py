@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Query
 from ledger.c2sp.checkpoint import open_checkpoint
 from ledger.errors import InputError, NotFoundError
 from node.context import NodeContext, get_ctx
+from node.query import STRICT_QUERY
 from voting.bundle import build_ballot_bundle
 from voting.evidence import bundle_json
 from voting.rules import BALLOT_ID, compute_result
@@ -52,7 +53,7 @@ def _summary(doc: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-@router.get("/ballots")
+@router.get("/ballots", dependencies=[STRICT_QUERY])
 def ballots(
     ctx: Ctx,
     status: Annotated[str | None, Query(pattern="^(open|closed|cancelled)$")] = None,
@@ -70,7 +71,7 @@ def ballot(bid: str, ctx: Ctx) -> dict[str, Any]:
     return _ballot(ctx, bid)
 
 
-@router.get("/ballots/{bid}/votes")
+@router.get("/ballots/{bid}/votes", dependencies=[STRICT_QUERY])
 def votes(
     bid: str,
     ctx: Ctx,

@@ -183,3 +183,14 @@ def test_a_bad_file_is_one_line_and_a_non_zero_exit(
     else:
         # a malformed file: one error line, or the receipt verifier's own failed step
         assert len(errors) == 1 or "FAIL" in out.out, (out.out, out.err)
+
+
+def test_a_permission_refusal_is_not_evidence() -> None:
+    # Issue 10, item 19: a resident refused a private document (403) got exit 3.
+    from cli.output import EXIT_EVIDENCE, EXIT_FORBIDDEN, exit_code
+    from client.http import error_for_status
+    from ledger.errors import RuleViolation
+
+    refused = error_for_status(403, "only committee members may read private documents")
+    assert exit_code(refused) == EXIT_FORBIDDEN
+    assert exit_code(RuleViolation("overspend")) == EXIT_EVIDENCE

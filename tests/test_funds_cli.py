@@ -14,6 +14,7 @@ from frictionless import validate
 from typer.testing import CliRunner
 
 from cli.main import app
+from ledger.errors import ForbiddenError
 from ledger.keys import KeyPair, save_key_file
 from node.bootstrap import init_community
 from node.launcher import NodeProcess, start_node
@@ -239,4 +240,23 @@ def test_a_dead_end_is_warned_and_next_says_who_acts(world: tuple[NodeProcess, P
     assert f"expense {eid} (approved" in out and "BLOCKED: nobody may pay it" in out
     r = runner.invoke(app, ["funds", "pay", eid, "--account", "works", "--key", k["chen"]],
                       env=env)  # fmt: skip
-    assert r.exit_code != 0
+    assert isinstance(r.exception, ForbiddenError), r.output
+
+
+def test_report_is_not_cut_at_80_columns_off_a_tty(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Issue 10, item 19: piped to a file, amounts were cut to fit rich's default 80 columns.
+    from cli.funds_report import render_report
+
+    monkeypatch.delenv("COLUMNS", raising=False)
+    big = 123_456_789_012
+    line = {"period": "2026-Q4", "category": "playground-renovation", "currency": "EUR",
+            "budgeted": big, "requested": big, "committed": big, "spent": big,
+            "remaining": big, "used_pct": 100}  # fmt: skip
+    render_report(
+        {"size": 1, "accounts": [], "totals": {}, "budget": [line], "budget_totals": {}},
+        balances=False,
+    )
+    out = capsys.readouterr().out
+    assert out.count("1,234,567,890.12") == 5 and "playground-renovation" in out
