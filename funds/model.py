@@ -55,6 +55,7 @@ from typing import Any
 
 from ledger.errors import InputError
 from ledger.keys import is_key_id
+from ledger.money import format_money, minor_exponent
 
 __all__ = [
     "FUNDS_POLICY_DEFAULTS",
@@ -107,12 +108,6 @@ _ID = re.compile(r"^(0|[1-9][0-9]{0,15})$")
 # A private payee's label is a pseudonym, never a name: "p-" and 8 to 32 hex digits.
 _LABEL = re.compile(r"^p-[0-9a-f]{8,32}$")
 _MEDIA = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,63}$")
-# ISO 4217 minor units, where they are not 2 (for the CLI's decimal input and display).
-_EXPONENTS = {
-    "BHD": 3, "BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "IQD": 3, "ISK": 0, "JOD": 3,
-    "JPY": 0, "KMF": 0, "KRW": 0, "KWD": 3, "LYD": 3, "OMR": 3, "PYG": 0, "RWF": 0,
-    "TND": 3, "UGX": 0, "UYI": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0, "XPF": 0,
-}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -336,11 +331,6 @@ def period_of_line(line: str) -> str:
     return line.split("/", 1)[0]
 
 
-def minor_exponent(currency: str) -> int:
-    """Digits after the decimal point of ``currency`` (ISO 4217; 2 unless listed)."""
-    return _EXPONENTS.get(currency, 2)
-
-
 def parse_money(text: str, currency: str) -> int:
     """Decimal text (``"450.00"``, ``"450"``) to integer minor units of ``currency``."""
     exp = minor_exponent(currency)
@@ -356,9 +346,3 @@ def parse_money(text: str, currency: str) -> int:
     return check_amount(int(minor))
 
 
-def format_money(minor: int, currency: str) -> str:
-    """Integer minor units as decimal text with the currency's decimals: ``450.00``."""
-    exp = minor_exponent(currency)
-    sign = "-" if minor < 0 else ""
-    whole, frac = divmod(abs(minor), 10**exp)
-    return f"{sign}{whole:,}" + (f".{frac:0{exp}d}" if exp else "")
