@@ -18,6 +18,7 @@ from cli.output import EXIT_EVIDENCE, emit_json
 from client.reach import probe_nodes
 from client.receipts import gather_receipt_inputs
 from client.submit import submit_statement
+from client.votes import previous_vote
 from ledger.c2sp.checkpoint import parse_checkpoint
 from ledger.c2sp.note import parse_note, parse_vkey
 from ledger.errors import CivicError, InputError, NetworkError
@@ -70,6 +71,7 @@ def cast(
         verifier = parse_vkey(log_key) if log_key else parse_vkey(community["log_vkey"])
         doc = c.get_json(f"/v1/ballots/{ballot}")
         body = {"ballot": ballot, "choice": _choice(doc["kind"], choice, empty)}
+        before = previous_vote(c, ballot, kp.key_id)
         out = submit_statement(c, "vote.cast", body, kp, origin=community["origin"])
         record = base64.b64decode(c.record(out["index"])["entry"])
     proof = out["inclusion_proof"]
@@ -86,6 +88,11 @@ def cast(
     typer.echo(
         f"vote on ballot {ballot} recorded at record {out['index']}; receipt saved to {path}"
     )
+    if before is not None:
+        typer.echo(
+            f"this vote replaces your vote at record {before['index']} ({before['time']}): "
+            "only the last vote counts, so the receipt of that one is superseded"
+        )
 
 
 def _size_of(note: bytes) -> int:

@@ -344,5 +344,3 @@ def parse_money(text: str, currency: str) -> int:
     if minor != minor.to_integral_value():
         raise InputError(f"amount {text!r} has more than {exp} decimals for {currency}")
     return check_amount(int(minor))
-
-

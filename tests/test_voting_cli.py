@@ -77,6 +77,11 @@ def test_vote_cast_verify_close_tally(running: tuple[NodeProcess, Path]) -> None
     out = civic("vote", "cast", "--ballot", bid, "--choice", "no", "--key", str(tmp / "eli.key"))
     default = Path(re.search(r"receipt saved to (\S+)", out).group(1))  # type: ignore[union-attr]
     assert default.is_relative_to(tmp / "xdg") and default.exists()
+    first = re.search(r"recorded at record (\d+)", out).group(1)  # type: ignore[union-attr]
+    assert "replaces" not in out
+    # Issue 10, item 19: a re-vote says which vote it replaces and that its receipt is void.
+    out = civic("vote", "cast", "--ballot", bid, "--choice", "no", "--key", str(tmp / "eli.key"))
+    assert f"this vote replaces your vote at record {first}" in out and "superseded" in out
     assert parse_tlog_proof(receipt.read_bytes()).extra is not None
 
     # While open: everything holds but "counted", which is skipped.
