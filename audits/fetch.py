@@ -28,11 +28,19 @@ from typing import Any
 
 import httpx
 
-from client.http import NodeClient
+from client.http import CONNECT_TIMEOUT, NodeClient, node_url
 from ledger.canonical import parse_json
 from ledger.errors import CivicError, InputError, NetworkError, NotFoundError
 
-__all__ = ["DirStore", "Fetcher", "HttpFetcher", "LocalStore", "MemoryFetcher", "MemoryStore"]
+__all__ = [
+    "DirStore",
+    "Fetcher",
+    "HttpFetcher",
+    "LocalStore",
+    "MemoryFetcher",
+    "MemoryStore",
+    "UnreachableFetcher",
+]
 
 # The largest object a node serves: a full entry bundle of 256 records of 65,535 bytes.
 MAX_OBJECT = 256 * (0xFFFF + 2)
@@ -82,9 +90,10 @@ class HttpFetcher(Fetcher):
     """A node over HTTP, through :class:`client.http.NodeClient`."""
 
     def __init__(self, url: str, timeout: float = 30.0, connections: int = 8) -> None:
-        self.name = url.rstrip("/")
+        self.name = node_url(url)
         http = httpx.Client(
-            timeout=timeout,
+            # A node that is down is known at once; a hung one within the read timeout.
+            timeout=httpx.Timeout(timeout, connect=min(CONNECT_TIMEOUT, timeout)),
             limits=httpx.Limits(max_connections=connections),
             transport=httpx.HTTPTransport(retries=1),
         )
@@ -247,3 +256,15 @@ class DirStore(LocalStore):
                     continue
             self._sources = out
         return self._sources
+
+
+class UnreachableFetcher(Fetcher):
+    """A node found not to answer before the audit began (:func:`client.reach.probe_nodes`):
+    reported as unreachable without waiting on it again."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        self.name = name
+        self.reason = reason
+
+    def _fetch(self, path: str) -> bytes:
+        raise NetworkError(self.reason)

@@ -55,7 +55,8 @@ class TrustRoot:
 def establish_trust_root(ctx: TrustContext) -> TrustRoot:
     """Step 1: the log key to verify checkpoints with, from the pins or record 0.
 
-    InputError when ``--vkey`` or ``--genesis`` contradicts the state file.
+    InputError when ``--vkey`` or ``--genesis`` contradicts the state file, and when
+    every node answers with a record 0 other than the pinned genesis (a mistyped pin).
     """
     col = Collector(ctx.down)
     old = ctx.remembered
@@ -73,6 +74,7 @@ def establish_trust_root(ctx: TrustContext) -> TrustRoot:
     pinned = ctx.genesis.lower() if ctx.genesis else None
     if verifier is not None and pinned is None:
         return TrustRoot(True, verifier, None, pinned_by, col.found())
+    mismatched: list[str] = []
     for f in ctx.fetchers:
         if col.is_down(f.name):
             continue
@@ -81,6 +83,7 @@ def establish_trust_root(ctx: TrustContext) -> TrustRoot:
             continue
         leaf = merkle.leaf_hash(data).hex()
         if pinned is not None and leaf != pinned:
+            mismatched.append(f.name)
             col.add(
                 finding(
                     "trust.genesis_mismatch",
@@ -123,6 +126,14 @@ def establish_trust_root(ctx: TrustContext) -> TrustRoot:
             else:
                 pinned_by = "genesis"
         return TrustRoot(True, verifier, leaf, pinned_by, col.found())
+    if len(mismatched) == len(ctx.fetchers):
+        # Every node answers with a record 0, none the pinned one: a mistyped --genesis is
+        # far likelier than all of them lying alike, so a usage error (exit 2), not evidence.
+        raise InputError(
+            f"the genesis hash you gave matches no log at these nodes ({', '.join(mismatched)}"
+            f" serve record 0 with another leaf hash): check --genesis {pinned} against the "
+            "notice board"
+        )
     col.add(
         finding(
             "audit.stopped",

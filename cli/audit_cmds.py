@@ -21,8 +21,12 @@ from rich.progress import (
 from rich.table import Table
 
 from audits.audit import AuditOptions, run_audit
+from audits.fetch import UnreachableFetcher
 from audits.report import AuditReport
 from cli.output import EXIT_EVIDENCE, EXIT_UNREACHABLE
+from client.http import node_url
+from client.reach import probe_nodes
+from ledger.errors import InputError
 
 __all__ = ["RichProgress", "app", "exit_code_for", "print_summary"]
 
@@ -168,11 +172,18 @@ def audit(
         help="Records a node may be behind the newest witnessed checkpoint seen before "
         "it is a finding (node.stale).",
     ),
+    unpinned: bool = typer.Option(
+        False,
+        "--unpinned",
+        help="Audit without a trust root: take record 0 of the first node on trust.",
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars or summary."),
 ) -> None:
     """Audit a community's log yourself: replay it from any nodes and check everything.
 
     Fetches every node's checkpoint, downloads all tiles and records, verifies every signature and rule from genesis on, and compares each node's published views with the replay.
+
+    The trust root is --genesis or --vkey from the notice board (or the --state file of an earlier audit); without one the audit refuses to run unless --unpinned is given.
 
     Exit code 0: nothing found; 3: evidence of misbehaviour; 4: a node was unreachable or the audit could not check everything; 2: usage error.
 
@@ -184,8 +195,18 @@ def audit(
         from cli import settings
 
         node = settings.configured_nodes()
+    remembered = state is not None and state.is_file()
+    if (node or from_bundle is not None) and not (vkey or genesis or remembered or unpinned):
+        raise InputError(
+            "no trust root: give --genesis HASH or --vkey VKEY from the community's notice "
+            "board (or --unpinned to take the nodes' own genesis on trust)"
+        )
+    # Nodes that do not answer a short probe are reported unreachable at once, instead
+    # of each holding the audit for its whole read timeout.
+    reach = probe_nodes([node_url(u) for u in node])
     opts = AuditOptions(
-        nodes=node,
+        fetchers=[UnreachableFetcher(u, why) for u, why in reach.down.items()],
+        nodes=reach.up,
         vkey=vkey,
         genesis=genesis,
         bundle=from_bundle,

@@ -21,7 +21,7 @@ NODE_OPTION = typer.Option(
     default_factory=settings.default_node,
     show_default=False,
     envvar="CIVIC_NODE",
-    help="URL of a node (or CIVIC_NODE, or `civic config set --node`; default 127.0.0.1:8000).",
+    help="URL of a node (or CIVIC_NODE, or `civic config set --node`; default http://127.0.0.1:8000).",
 )
 NODES_OPTION = typer.Option(
     ...,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shlex
 import signal
 import sys
 import time
@@ -63,7 +65,10 @@ def demo(
             f"civic audit {urls} --vkey {info['log_vkey']}",
         ]
         typer.echo("Try:")
+        civic = _civic_command()
         for t in tries:
+            if t.startswith("civic "):
+                t = civic + t[len("civic") :]
             typer.echo(
                 "  "
                 + t.replace("--node URL", "")
@@ -83,3 +88,12 @@ def demo(
     finally:
         for n in reversed(nodes):
             n.stop()
+
+
+def _civic_command() -> str:
+    """How to run ``civic`` from here: the virtualenv's script (not always on PATH), or
+    this Python with ``-m cli.main``."""
+    script = Path(sys.executable).parent / "civic"
+    if script.is_file() and os.access(script, os.X_OK):
+        return shlex.quote(str(script))
+    return f"{shlex.quote(sys.executable)} -m cli.main"

@@ -18,7 +18,7 @@ from rich.table import Table
 from cli.common import KEY_OPTION, NODE_OPTION, client, load_key
 from cli.funds_report import render_report
 from cli.output import emit_json
-from client.documents import publish_files
+from client.documents import publish_files, read_document
 from client.submit import submit_statement
 from funds.bodies import expense_request_body, pay_body, private_payee
 from funds.export import write_package
@@ -26,6 +26,7 @@ from funds.model import format_money, parse_money
 from funds.report import build_report
 from ledger.c2sp.checkpoint import read_checkpoint
 from ledger.errors import InputError
+from ledger.keys import read_key_id
 
 __all__ = ["app"]
 
@@ -57,6 +58,12 @@ def _submit(
     co = [load_key(p) for p in also or []]
     with client(node) as c:
         return submit_statement(c, type_, body, kp, co, private)
+
+
+def _readable(files: list[Path]) -> None:
+    """InputError naming the first file that cannot be read, before any node is asked."""
+    for p in files:
+        read_document(p, True, "check")
 
 
 def _publish(node: str, key: Path, files: list[Path], public: bool, kind: str) -> list[str]:
@@ -137,6 +144,10 @@ def request(
     )
     out = _submit(node, "funds.expense.request", body, key, private=opening)
     _done(out, f"expense {out['index']} requested")
+    with client(node) as c:
+        (step,) = c.get_json("/v1/funds/next", expense=out["index"])["expenses"]
+    if step["blocked"]:
+        typer.echo(f"warning: expense {out['index']} cannot complete: {step['blocked']}", err=True)
 
 
 @app.command("approve")
@@ -175,6 +186,7 @@ def pay(
 
     Example: civic funds pay 1042 --account property-fees --receipt transfer.pdf --key chen.key
     """
+    _readable(receipt)
     with client(node) as c:
         e = c.get_json(f"/v1/funds/expenses/{expense}")
     docs = _publish(node, key, receipt, True, "receipt")
@@ -261,6 +273,7 @@ def income(
 
     Example: civic funds income --account property-fees --amount 1200.00 --source property-fees --description "Q4 fees" --document remittance.pdf --key alice.key
     """
+    _readable(document)
     body: dict[str, Any] = {
         "account": _account(node, account),
         "amount": parse_money(amount, currency),
@@ -506,6 +519,43 @@ def expense(
     typer.echo(f"  {e['purpose']} ({e['budget_line']})")
     for h in e["history"]:
         typer.echo(f"  record {h['index']:>8}  {h['time']}  {h['type']:<24} by {h['by']}")
+
+
+@app.command("next")
+def next_(
+    who: str | None = typer.Option(
+        None, "--as", help="Only what waits on this key id (default: your --key's, if set)."
+    ),
+    key: Path | None = typer.Option(
+        None, "--key", envvar="CIVIC_KEY", help="Your key file: show what waits on you."
+    ),
+    all_: bool = typer.Option(False, "--all", help="Every open expense, not only yours."),
+    node: str = NODE_OPTION,
+    json_out: bool = JSON_OPTION,
+) -> None:
+    """What is waiting on you: open expenses, who must approve or pay next, or why nobody can.
+
+    Example: civic funds next --key chen.key
+    """
+    mine = None if all_ else who or (read_key_id(key) if key is not None else None)
+    with client(node) as c:
+        page = c.get_json("/v1/funds/next", key=mine)
+    if json_out:
+        emit_json(page)
+        return
+    steps = page["expenses"]
+    if not steps:
+        typer.echo("nothing is waiting on you" if mine else "no open expense")
+    for e in steps:
+        money = f"{format_money(e['amount'], e['currency'])} {e['currency']}"
+        typer.echo(f"expense {e['expense']} ({e['status']}, {money}): {e['purpose']}")
+        if e["blocked"]:
+            typer.echo(f"  BLOCKED: {e['blocked']}")
+        elif mine:
+            typer.echo(f"  waiting on you to {e['action']}")
+        else:
+            n = e["still_needed"]
+            typer.echo(f"  next: {e['action']} ({n} needed) by one of: {', '.join(e['who'])}")
 
 
 @app.command("transactions")

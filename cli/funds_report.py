@@ -27,10 +27,17 @@ def render_report(
 ) -> None:
     """Print the report as two tables: balances (unless ``balances`` is false), and budget
     against actual."""
-    console = console or Console()
+    console = console or _console()
     if balances:
         _render_balances(report, console)
     _render_budget(report, console)
+
+
+def _console() -> Console:
+    """The terminal's width on a TTY; off one (a pipe, a file) no width limit, since rich's
+    default of 80 columns would cut the amounts of a wide budget table."""
+    console = Console()
+    return console if console.is_terminal else Console(width=10_000)
 
 
 def _render_balances(report: Mapping[str, Any], console: Console) -> None:

@@ -24,7 +24,7 @@ from cli import (
     vote_cmds,
 )
 from cli.output import fail
-from ledger.errors import CivicError
+from ledger.errors import CivicError, InputError
 
 __all__ = ["app", "main"]
 
@@ -47,7 +47,7 @@ As an auditor:     civic audit --node URL, civic log bundle,
                    civic funds export
 Running a node:    civic community init, civic node start
 
-Every command has an example in its --help; read commands take --json. Errors are one line; exit codes: 1 failure, 2 bad input, 3 evidence, 4 node unreachable.
+Every command has an example in its --help; read commands take --json. Errors are one line; exit codes: 1 failure, 2 bad input, 3 evidence, 4 node unreachable, 5 not allowed.
 """
 
 app = typer.Typer(
@@ -102,6 +102,22 @@ def main() -> None:
         fail(exc)
     except KeyboardInterrupt:
         sys.exit(130)
+    except OSError as exc:
+        # A file given on the command line that is missing, a folder, or unreadable.
+        fail(_chained(InputError(_os_message(exc)), exc))
+    except Exception as exc:  # the last resort: a one-line error, never a traceback
+        fail(_chained(CivicError(f"unexpected {type(exc).__name__}: {exc}"), exc))
+
+
+def _os_message(exc: OSError) -> str:
+    if exc.filename is None:
+        return f"cannot read or write a file: {exc.strerror or exc}"
+    return f"cannot use {exc.filename}: {exc.strerror or exc}"
+
+
+def _chained(err: CivicError, cause: BaseException) -> CivicError:
+    err.__cause__ = cause  # CIVIC_VERBOSE=1 prints both
+    return err
 
 
 if __name__ == "__main__":

@@ -8,18 +8,37 @@ import sys
 import traceback
 from typing import Any, NoReturn
 
-from ledger.errors import CivicError, InputError, NetworkError, VerificationError
+from ledger.errors import (
+    CivicError,
+    ForbiddenError,
+    InputError,
+    NetworkError,
+    VerificationError,
+)
 
-__all__ = ["EXIT_EVIDENCE", "EXIT_FAILURE", "EXIT_UNREACHABLE", "EXIT_USAGE", "emit_json", "fail"]
+__all__ = [
+    "EXIT_EVIDENCE",
+    "EXIT_FAILURE",
+    "EXIT_FORBIDDEN",
+    "EXIT_UNREACHABLE",
+    "EXIT_USAGE",
+    "emit_json",
+    "exit_code",
+    "fail",
+]
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_EVIDENCE = 3
 EXIT_UNREACHABLE = 4
+EXIT_FORBIDDEN = 5
 
 
 def exit_code(exc: CivicError) -> int:
-    """Exit code by error origin: evidence, unreachable, usage, other."""
+    """Exit code by error origin: not allowed, evidence, unreachable, usage, other."""
+    if isinstance(exc, ForbiddenError):
+        # a permission refusal (HTTP 403, or a rule on who may sign) is no evidence
+        return EXIT_FORBIDDEN
     if isinstance(exc, VerificationError):
         return EXIT_EVIDENCE
     if isinstance(exc, NetworkError):

@@ -17,12 +17,14 @@ from cli.ballot_cmds import LOG_KEY_OPTION, checkpoint_opener, resolve_log_key
 from cli.common import KEY_OPTION, NODE_OPTION, client, load_key
 from cli.output import EXIT_EVIDENCE, emit_json
 from client import secret
+from client.reach import probe_nodes
 from client.receipts import WITNESS_WAIT, cast_receipt, complete_receipt, gather_receipt_inputs
 from client.submit import submit_statement
+from client.votes import previous_vote
 from ledger.c2sp.checkpoint import read_checkpoint
 from ledger.c2sp.note import parse_vkey
 from ledger.c2sp.policy import Policy, parse_policy
-from ledger.errors import CivicError, InputError, NotFoundError
+from ledger.errors import CivicError, InputError, NetworkError, NotFoundError
 from voting.evidence import LogView, parse_bundle, proven_genesis
 from voting.receipts import ReceiptReport, read_receipt, verify_receipt
 from voting.secret import ballot_tracker
@@ -106,6 +108,7 @@ def cast(
         verifier = parse_vkey(log_key) if log_key else parse_vkey(community["log_vkey"])
         doc = c.get_json(f"/v1/ballots/{ballot}")
         wanted = _choice(doc["kind"], choice, empty)
+        before = previous_vote(c, ballot, kp.key_id)
         tracker = None
         if doc.get("mode") == "secret":
             # Built here: only the encrypted ballot and its proofs leave this machine.
@@ -131,6 +134,12 @@ def cast(
             "so this receipt is NOT witnessed: it verifies only against a live node. "
             f"Complete it later with: civic vote receipt --complete {path} --node {node}",
             err=True,
+        )
+
+    if before is not None:
+        typer.echo(
+            f"this vote replaces your vote at record {before['index']} ({before['time']}): "
+            "only the last vote counts, so the receipt of that one is superseded"
         )
 
 
@@ -216,6 +225,7 @@ def verify(
     orig = original_path(receipt)
     original = orig.read_bytes() if orig.exists() else None
     header = []
+    down: dict[str, str] = {}
     try:
         proof, rec, env = read_receipt(data)
         ballot = str(env.body.get("ballot"))
@@ -266,6 +276,12 @@ def verify(
             from cli import settings
 
             node = settings.default_nodes()
+        reach = probe_nodes(node)  # go on with the nodes that answer; name the others
+        down = reach.down
+        header += [f"node {u} did not answer ({why}); not used" for u, why in down.items()]
+        if not reach.up:
+            raise NetworkError(f"none of the nodes answered: {'; '.join(reach.down.values())}")
+        node = list(reach.up)
         with client(node[0]) as c:
             verifier, source = resolve_log_key(c, log_key)
         got = gather_receipt_inputs(node, ballot or None, receipt_size)
@@ -286,7 +302,8 @@ def verify(
         standalone=standalone,
     )
     if json_out:
-        emit_json({**report.to_json(), "log_key": verifier.vkey(), "log_key_source": source})
+        doc = {**report.to_json(), "log_key": verifier.vkey(), "log_key_source": source}
+        emit_json({**doc, "not_answering": down})
     else:
         _print_report(report, header)
     if not report.ok:

@@ -25,7 +25,7 @@ from ledger.errors import (
 )
 from ledger.keys import KeyPair
 
-__all__ = ["CONNECT_TIMEOUT", "TIMEOUT", "NodeClient", "error_for_status"]
+__all__ = ["CONNECT_TIMEOUT", "TIMEOUT", "NodeClient", "error_for_status", "node_url"]
 
 TIMEOUT = 60.0
 CONNECT_TIMEOUT = 5.0
@@ -39,6 +39,18 @@ _BY_STATUS: dict[int, type[CivicError]] = {
     413: TooLargeError,
     422: InputError,
 }
+
+
+def node_url(url: str) -> str:
+    """``url`` as a node's base URL: ``127.0.0.1:8000`` means ``http://127.0.0.1:8000``;
+    a scheme other than http or https is an InputError."""
+    text = url.strip().rstrip("/")
+    if "://" not in text:
+        return "http://" + text
+    scheme = text.split("://", 1)[0].lower()
+    if scheme not in ("http", "https"):
+        raise InputError(f"{url!r}: a node URL starts with http:// or https://")
+    return text
 
 
 def error_for_status(status: int, detail: str) -> CivicError:
@@ -59,7 +71,7 @@ class NodeClient:
         client: httpx.Client | None = None,
         connect_timeout: float = CONNECT_TIMEOUT,
     ) -> None:
-        self.url = url.rstrip("/")
+        self.url = node_url(url)
         self._http = client or httpx.Client(
             timeout=httpx.Timeout(timeout, connect=min(connect_timeout, timeout))
         )

@@ -73,9 +73,14 @@ def _make_witnesses(data: Path, port: int) -> list[dict[str, str]]:
     return out
 
 
+def _witness_dirs(data: Path) -> list[Path]:
+    """The witnesses' data folders; ``witness-*`` also matches their log files."""
+    return [d for d in sorted(data.glob("witness-*")) if (d / "node.json").is_file()]
+
+
 def _configure_replicas(data: Path, port: int, log_vkey: str) -> None:
     """Tell the witnesses the log's key; create the mirror (port+N+1) if missing."""
-    for wdir in sorted(data.glob("witness-*")):
+    for wdir in _witness_dirs(data):
         cfg = load_config(wdir)
         if cfg.log_vkey != log_vkey:
             cfg.log_vkey, cfg.origin = log_vkey, DEMO_ORIGIN
@@ -168,7 +173,7 @@ def start_demo_nodes(data: Path, port: int) -> list[NodeProcess]:
     All start at once and gossip with each other; a node that fails to start stops the
     ones already running.
     """
-    dirs = [data / "sequencer", *sorted(data.glob("witness-*")), data / "mirror"]
+    dirs = [data / "sequencer", *_witness_dirs(data), data / "mirror"]
     dirs = [d for d in dirs if (d / "node.json").exists()]
     ports = [port] + [_port_of(d, port + i) for i, d in enumerate(dirs[1:], start=1)]
     urls = [f"http://127.0.0.1:{p}" for p in ports]

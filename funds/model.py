@@ -36,6 +36,12 @@ made before the funds layer existed still works):
 ``funds_request_expiry_days``
     A request not paid within this many days can no longer be approved or paid; anyone
     on the committee then records ``funds.expense.expire``. Default 90.
+``funds_treasurers``
+    Key ids who may pay approved expenses besides the committee (a treasurer need not sit
+    on the committee). Segregation of duties still holds: nobody pays an expense they
+    requested or approved. Without one, a committee of N can pay an expense needing M
+    approvals only when N >= M + 2 for a committee member's request (requester, M
+    approvers, a payer). Default ``[]``.
 """
 
 from __future__ import annotations
@@ -48,6 +54,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ledger.errors import InputError
+from ledger.keys import is_key_id
+from ledger.money import format_money, minor_exponent
 
 __all__ = [
     "FUNDS_POLICY_DEFAULTS",
@@ -89,6 +97,7 @@ FUNDS_POLICY_DEFAULTS: dict[str, Any] = {
     "funds_documents_required": ["funds.expense.request", "funds.income"],
     "funds_requesters": "resident",
     "funds_request_expiry_days": 90,
+    "funds_treasurers": [],
 }
 
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
@@ -99,12 +108,6 @@ _ID = re.compile(r"^(0|[1-9][0-9]{0,15})$")
 # A private payee's label is a pseudonym, never a name: "p-" and 8 to 32 hex digits.
 _LABEL = re.compile(r"^p-[0-9a-f]{8,32}$")
 _MEDIA = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,63}$")
-# ISO 4217 minor units, where they are not 2 (for the CLI's decimal input and display).
-_EXPONENTS = {
-    "BHD": 3, "BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "IQD": 3, "ISK": 0, "JOD": 3,
-    "JPY": 0, "KMF": 0, "KRW": 0, "KWD": 3, "LYD": 3, "OMR": 3, "PYG": 0, "RWF": 0,
-    "TND": 3, "UGX": 0, "UYI": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0, "XPF": 0,
-}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -128,6 +131,7 @@ class FundsPolicy:
     documents_required: frozenset[str]
     requesters: str
     request_expiry_days: int
+    treasurers: frozenset[str] = frozenset()
 
     def approvals_needed(self, amount: int) -> int:
         """M for an expense of ``amount``: the first band that holds it."""
@@ -188,6 +192,9 @@ def funds_policy(policy: Mapping[str, Any] | None) -> FundsPolicy:
     days = p["funds_request_expiry_days"]
     if not _int(days) or not 1 <= days <= 3660:
         raise InputError("policy.funds_request_expiry_days must be an integer from 1 to 3660")
+    treasurers = p["funds_treasurers"]
+    if not isinstance(treasurers, list) or not all(is_key_id(k) for k in treasurers):
+        raise InputError("policy.funds_treasurers must be a list of key ids")
     version = p.get("version", 0)
     return FundsPolicy(
         version=version if _int(version) else 0,
@@ -199,6 +206,7 @@ def funds_policy(policy: Mapping[str, Any] | None) -> FundsPolicy:
         documents_required=frozenset(required),
         requesters=p["funds_requesters"],
         request_expiry_days=days,
+        treasurers=frozenset(treasurers),
     )
 
 
@@ -323,11 +331,6 @@ def period_of_line(line: str) -> str:
     return line.split("/", 1)[0]
 
 
-def minor_exponent(currency: str) -> int:
-    """Digits after the decimal point of ``currency`` (ISO 4217; 2 unless listed)."""
-    return _EXPONENTS.get(currency, 2)
-
-
 def parse_money(text: str, currency: str) -> int:
     """Decimal text (``"450.00"``, ``"450"``) to integer minor units of ``currency``."""
     exp = minor_exponent(currency)
@@ -341,11 +344,3 @@ def parse_money(text: str, currency: str) -> int:
     if minor != minor.to_integral_value():
         raise InputError(f"amount {text!r} has more than {exp} decimals for {currency}")
     return check_amount(int(minor))
-
-
-def format_money(minor: int, currency: str) -> str:
-    """Integer minor units as decimal text with the currency's decimals: ``450.00``."""
-    exp = minor_exponent(currency)
-    sign = "-" if minor < 0 else ""
-    whole, frac = divmod(abs(minor), 10**exp)
-    return f"{sign}{whole:,}" + (f".{frac:0{exp}d}" if exp else "")

@@ -12,6 +12,8 @@ import bisect
 from collections import defaultdict
 from typing import Any
 
+from funds.model import funds_policy
+from funds.workflow import next_step
 from ledger.errors import NotFoundError
 from ledger.state import State
 
@@ -26,9 +28,11 @@ __all__ = [
     "payees_view",
     "transaction_row",
     "transactions_view",
+    "waiting_view",
 ]
 
 MAX_PAGE = 5000
+OPEN = ("requested", "approved")
 # The last ordering computed: (the namespace dict itself, its size, sorted ids). Holding
 # the dict (not its id) means a new state can never be mistaken for an old one.
 _ORDER: list[tuple[dict[str, Any], int, list[int]]] = []
@@ -230,3 +234,32 @@ def payees_view(state: State) -> dict[str, Any]:
             p["paid"][e["currency"]] = p["paid"].get(e["currency"], 0) + e["amount"]
     rows = sorted(out.values(), key=lambda p: p["payee"])
     return {"payees": rows, "count": len(rows)}
+
+
+def waiting_view(
+    state: State, key: str | None = None, expense: str | None = None
+) -> dict[str, Any]:
+    """Every open expense (or only ``expense``) with who must act next, or why nobody can;
+    with ``key``, only those waiting on that key (``civic funds next``)."""
+    pol = funds_policy(state.peek("policy", "current"))
+    committee = list(state.rows("committee"))
+    if expense is not None:
+        docs = [expense_detail(state, expense)]
+    else:
+        docs = [e for e in list(state.rows("funds_expense").values()) if e["status"] in OPEN]
+        docs.sort(key=lambda e: e["index"])
+    steps = []
+    for e in docs:
+        step = next_step(e, committee, pol)
+        if key is not None and key not in step.who:
+            continue
+        steps.append(
+            {
+                **step.to_json(),
+                "amount": e["amount"],
+                "currency": e["currency"],
+                "purpose": e["purpose"],
+                "requester": e["requester"],
+            }
+        )
+    return {"expenses": steps, "key": key, "size": state.size}

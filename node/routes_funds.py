@@ -30,6 +30,7 @@ from funds.views import (
     expenses_view,
     payees_view,
     transactions_view,
+    waiting_view,
 )
 from ledger.community import is_active_resident
 from ledger.errors import ForbiddenError, InputError, NotFoundError, TooLargeError
@@ -43,6 +44,7 @@ from node.auth import (
 )
 from node.context import NodeContext, get_ctx
 from node.documents import documents_of
+from node.query import STRICT_QUERY
 
 __all__ = ["router"]
 
@@ -70,13 +72,13 @@ def _committee_caller(request: Request, body: bytes, ctx: NodeContext, what: str
 # --- reads ------------------------------------------------------------------------------
 
 
-@router.get("/funds/accounts")
+@router.get("/funds/accounts", dependencies=[STRICT_QUERY])
 def accounts(ctx: Ctx) -> dict[str, Any]:
     """Asset accounts with balances (integer minor units), nominal accounts, totals."""
     return accounts_view(ctx.state())
 
 
-@router.get("/funds/budget")
+@router.get("/funds/budget", dependencies=[STRICT_QUERY])
 def budget(
     ctx: Ctx,
     period: Annotated[str | None, Query(pattern=r"^\d{4}(-Q[1-4]|-(0[1-9]|1[0-2]))?$")] = None,
@@ -85,7 +87,7 @@ def budget(
     return budget_view(ctx.state(), period)
 
 
-@router.get("/funds/expenses")
+@router.get("/funds/expenses", dependencies=[STRICT_QUERY])
 def expenses(
     ctx: Ctx,
     status: Annotated[
@@ -106,7 +108,18 @@ def expense(expense_id: Annotated[str, Path(pattern=ID)], ctx: Ctx) -> dict[str,
     return expense_detail(ctx.state(), expense_id)
 
 
-@router.get("/funds/transactions")
+@router.get("/funds/next", dependencies=[STRICT_QUERY])
+def waiting(
+    ctx: Ctx,
+    key: Annotated[str | None, Query(max_length=200)] = None,
+    expense: Annotated[str | None, Query(pattern=ID)] = None,
+) -> dict[str, Any]:
+    """Open expenses with who must act next (approve or pay), or why nobody can; with
+    ``key``, only those waiting on that key."""
+    return waiting_view(ctx.state(), key, expense)
+
+
+@router.get("/funds/transactions", dependencies=[STRICT_QUERY])
 def transactions(
     ctx: Ctx,
     after: Annotated[int | None, Query(ge=-1, le=2**62)] = None,
@@ -118,13 +131,13 @@ def transactions(
     return transactions_view(ctx.state(), after, limit, account, kind)
 
 
-@router.get("/funds/documents")
+@router.get("/funds/documents", dependencies=[STRICT_QUERY])
 def documents(ctx: Ctx) -> dict[str, Any]:
     """Every document published in the log (hash, size, media type, public flag)."""
     return documents_view(ctx.state())
 
 
-@router.get("/funds/payees")
+@router.get("/funds/payees", dependencies=[STRICT_QUERY])
 def payees(ctx: Ctx) -> dict[str, Any]:
     """Payees by name (organisations) or pseudonymous label (private individuals)."""
     return payees_view(ctx.state())
@@ -144,6 +157,7 @@ def policy(ctx: Ctx) -> dict[str, Any]:
         "documents_required": sorted(p.documents_required),
         "requesters": p.requesters,
         "request_expiry_days": p.request_expiry_days,
+        "treasurers": sorted(p.treasurers),
     }
 
 

@@ -15,6 +15,7 @@ from ledger.c2sp.checkpoint import open_checkpoint
 from ledger.errors import InputError, NotFoundError
 from ledger.witness_policy import quorum_statement
 from node.context import NodeContext, get_ctx
+from node.query import STRICT_QUERY
 from voting.bundle import build_ballot_bundle
 from voting.evidence import bundle_json
 from voting.rules import BALLOT_ID, provisional_result
@@ -53,7 +54,7 @@ def _summary(doc: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-@router.get("/ballots")
+@router.get("/ballots", dependencies=[STRICT_QUERY])
 def ballots(
     ctx: Ctx,
     status: Annotated[str | None, Query(pattern="^(open|closed|cancelled)$")] = None,
@@ -71,7 +72,7 @@ def ballot(bid: str, ctx: Ctx) -> dict[str, Any]:
     return _ballot(ctx, bid)
 
 
-@router.get("/ballots/{bid}/votes")
+@router.get("/ballots/{bid}/votes", dependencies=[STRICT_QUERY])
 def votes(
     bid: str,
     ctx: Ctx,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import socket
 import subprocess
 import sys
 import time
@@ -20,6 +21,7 @@ from cli.main import app
 from cli.output import EXIT_EVIDENCE, EXIT_UNREACHABLE, EXIT_USAGE
 from client.http import NodeClient
 from ledger import merkle
+from ledger.errors import InputError
 from ledger.log import Log
 from ledger.records import format_time
 from ledger.sql import SqlStore
@@ -252,7 +254,9 @@ def test_bundle_and_state_file(
     report = json.loads(text)
     assert code == 0 and report["verdict"] == "clean", report["findings"]
     state = tmp_path / "state.json"
-    code, report = audit_json(tmp_path, "--node", a.url, "--state", str(state))
+    code, report = audit_json(
+        tmp_path, "--node", a.url, "--state", str(state), "--genesis", base[1]
+    )
     assert code == 0 and state.exists()
     with NodeClient(a.url) as c:
         c.submit(enrol_env(key("newcomer")))
@@ -385,3 +389,40 @@ def test_witnessed_network_with_a_mirror(tmp_path: Path) -> None:
         assert views[mirror.url] == "match" and views[net.seq.url] == "match"
         # A witness that cosigned the log's checkpoints; the policy is genesis's: 2 of 3.
         assert report["warnings"] == []
+
+
+def test_trust_root_is_required_and_a_typo_is_a_usage_error(
+    base: tuple[Path, str], nodes: list[NodeProcess], tmp_path: Path
+) -> None:
+    # Issue 10, item 18: without a pin the audit refuses unless --unpinned is given, and a
+    # --genesis that matches no node is exit 2, not "EVIDENCE OF MISBEHAVIOUR".
+    a = start(nodes, copy_node(base[0], tmp_path / "a"))
+    r = CliRunner().invoke(app, ["audit", "--node", a.url, "--quiet"])
+    assert isinstance(r.exception, InputError) and "no trust root" in str(r.exception)
+    code, report = audit_json(tmp_path, "--node", a.url, "--unpinned")
+    assert code == 0 and report["trust"]["pinned_by"] == "unpinned"
+    typo = base[1][:-1] + ("0" if base[1][-1] != "0" else "1")
+    r = subprocess.run(
+        [sys.executable, "-m", "cli.main", "audit", "--node", a.url, "--genesis", typo, "-q"],
+        cwd=ROOT,
+        capture_output=True,
+        timeout=60,
+    )
+    assert r.returncode == EXIT_USAGE, r.stderr
+    assert b"the genesis hash you gave matches no log at these nodes" in r.stderr
+    assert b"Traceback" not in r.stderr
+    # Issue 10, item 17: a hung node (accepts, never answers) is named unreachable after a
+    # short probe, and the node that answers is audited in full.
+    hung = socket.socket()
+    hung.bind(("127.0.0.1", 0))
+    hung.listen(8)
+    hung_url = f"http://127.0.0.1:{hung.getsockname()[1]}"
+    try:
+        code, report = audit_json(
+            tmp_path, "--node", hung_url, "--node", a.url, "--genesis", base[1]
+        )
+    finally:
+        hung.close()
+    assert code == EXIT_UNREACHABLE and ("node.unreachable", None) in codes(report)
+    assert {n["name"]: n["reachable"] for n in report["nodes"]} == {a.url: True, hung_url: False}
+    assert report["verified"]["records"] == RESIDENTS + 1

@@ -138,3 +138,18 @@ def test_a_genesis_naming_another_log_key_stops_the_audit(
     assert got.verifier == stranger  # the report still names the pinned key
     assert codes(got.found.findings) == ["trust.vkey_mismatch", "audit.stopped"]
     assert f"not the pinned {stranger.vkey()}" in got.found.findings[0].message
+
+
+def test_a_mistyped_genesis_that_matches_no_node_is_a_usage_error(
+    small: tuple[dict[str, bytes], str, str],
+) -> None:
+    # Issue 10, item 18: not "evidence of misbehaviour" against honest nodes.
+    objects, genesis, _ = small
+    typo = genesis[:-1] + ("0" if genesis[-1] != "0" else "1")
+    a, b = MemoryFetcher("a", objects), MemoryFetcher("b", objects)
+    with pytest.raises(InputError, match="the genesis hash you gave matches no log at these"):
+        establish_trust_root(ctx(objects, a, b, genesis=typo))
+    # One node down: the other's mismatch could still be the lie, so it stays a finding.
+    gone = MemoryFetcher("gone", objects, down=True)
+    got = establish_trust_root(ctx(objects, gone, a, genesis=typo))
+    assert not got.ok and "trust.genesis_mismatch" in codes(got.found.findings)

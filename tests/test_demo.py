@@ -104,9 +104,44 @@ def test_demo_runs_every_role_and_stops_on_sigterm(tmp_path: Path) -> None:
             except httpx.HTTPError:
                 continue
             raise AssertionError(f"{n['role']} at {n['url']} still answers after the demo stopped")
+        # Issue 10, item 15: run again on its own data (witness-*.log files beside the
+        # witness folders): the same community resumes. Item 19: its "Try:" lines run.
+        assert sorted(data.glob("witness-*.log"))
+        again = subprocess.run(
+            [sys.executable, "-m", "cli.main", "demo", "--data", str(data), "--port", str(port),
+             "--records", "300", "--once"],
+            cwd=ROOT, capture_output=True, timeout=300, text=True,
+        )  # fmt: skip
+        assert again.returncode == 0, again.stdout + again.stderr
+        resumed = json.loads((data / "demo.json").read_text())
+        assert (resumed["origin"], resumed["log_vkey"]) == (info["origin"], info["log_vkey"])
+        assert resumed["size"] >= community["size"]
+        tries = again.stdout.split("Try:\n", 1)[1].splitlines()
+        commands = [t.strip() for t in tries if not t.strip().startswith("export ")]
+        assert commands and not any(c.startswith("civic ") for c in commands), commands
+        program = commands[0].split(" ")[0]
+        assert Path(program).is_file() and os.access(program, os.X_OK), program
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
         if proc.stdout:
             proc.stdout.close()
+
+
+def test_replicas_are_configured_again_beside_their_log_files(tmp_path: Path) -> None:
+    # Issue 10, item 15: a second `civic demo` on its own data failed with
+    # "witness-1.log is not a civic-ledger data folder".
+    from demo.community import DEMO_ORIGIN, _configure_replicas
+    from node.config import load_config
+    from node.witness import init_witness
+
+    init_witness(tmp_path / "witness-1", "witness-1.civic.example", follow="http://127.0.0.1:1")
+    (tmp_path / "witness-1.log").write_text("a node's log\n")
+    from ledger.c2sp.note import signer_from_seed
+
+    vkey = signer_from_seed(DEMO_ORIGIN, bytes(32)).verifier().vkey()
+    _configure_replicas(tmp_path, 8000, vkey)
+    cfg = load_config(tmp_path / "witness-1")
+    assert (cfg.log_vkey, cfg.origin) == (vkey, DEMO_ORIGIN)
+    assert (tmp_path / "mirror" / "node.json").is_file()

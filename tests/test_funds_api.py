@@ -156,6 +156,15 @@ def test_expense_workflow_and_views(node: Node) -> None:
     assert c.get("/v1/funds/expenses/99999").status_code == 404
     assert c.get("/v1/funds/expenses/abc").status_code == 422
     assert c.get("/v1/funds/expenses", params={"status": "lost"}).status_code == 422
+    # Issue 10, item 19: a mistyped filter is refused, not ignored (README said `state`).
+    r = c.get("/v1/funds/expenses", params={"state": "paid"})
+    assert r.status_code == 422 and "unknown query parameter(s) state" in r.json()["detail"]
+    assert "status" in r.json()["detail"]
+    assert c.get("/v1/ballots", params={"kind": "x", "bogus": "1"}).status_code == 422
+    assert c.get("/v1/funds/accounts", params={"x": "1"}).status_code == 422
+    # Item 14: who acts next, over HTTP; nothing is open now.
+    assert c.get("/v1/funds/next").json()["expenses"] == []
+    assert c.get("/v1/funds/next", params={"key": C.key_id}).json()["key"] == C.key_id
 
 
 def test_transactions_paginate(node: Node) -> None:

@@ -14,6 +14,7 @@ from frictionless import validate
 from typer.testing import CliRunner
 
 from cli.main import app
+from ledger.errors import ForbiddenError
 from ledger.keys import KeyPair, save_key_file
 from node.bootstrap import init_community
 from node.launcher import NodeProcess, start_node
@@ -209,3 +210,53 @@ def test_errors_are_one_line(world: tuple[NodeProcess, Path]) -> None:
         r = subprocess.run([*base, *args], capture_output=True, text=True, env=env, timeout=120)
         assert r.returncode == code, r.stderr
         assert r.stderr.startswith("error: ") and r.stderr.count("\n") == 1, r.stderr
+
+
+def test_a_dead_end_is_warned_and_next_says_who_acts(world: tuple[NodeProcess, Path]) -> None:
+    # Issue 10, item 14: a committee of three, a member's 1,200.00 request (2 approvals).
+    node, tmp = world
+    k = {n: str(tmp / f"{n}.key") for n in ("alice", "bob", "chen", "dana")}
+    civic(node, "funds", "open-account", "--code", "works", "--title", "Works fund",
+          "--key", k["alice"], "--also", k["bob"])  # fmt: skip
+    civic(node, "funds", "budget-set", "--period", "2026", "--category", "repairs",
+          "--amount", "5000.00", "--key", k["alice"], "--also", k["bob"])  # fmt: skip
+    quote = tmp / "quote.pdf"
+    quote.write_bytes(b"%PDF roof quote 1200.00")
+    env = {"CIVIC_PASSPHRASE": PASS, "CIVIC_NODE": node.url, "COLUMNS": "200"}
+    args = ["funds", "request", "--amount", "1200.00", "--category", "repairs", "--period",
+            "2026", "--purpose", "Roof", "--payee", "Roofers Ltd", "--document", str(quote),
+            "--key", k["alice"]]  # fmt: skip
+    r = runner.invoke(app, args, env=env, catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    eid = r.stdout.split()[1]
+    assert f"warning: expense {eid} cannot complete" in r.stderr
+    assert "nobody may pay" in r.stderr and "funds_treasurers" in r.stderr
+    waiting = json.loads(civic(node, "funds", "next", "--key", k["bob"], "--json"))
+    assert [(e["expense"], e["action"]) for e in waiting["expenses"]] == [(eid, "approve")]
+    assert "nothing is waiting on you" in civic(node, "funds", "next", "--key", k["dana"])
+    civic(node, "funds", "approve", eid, "--key", k["bob"])
+    civic(node, "funds", "approve", eid, "--key", k["chen"])
+    out = civic(node, "funds", "next", "--all")
+    assert f"expense {eid} (approved" in out and "BLOCKED: nobody may pay it" in out
+    r = runner.invoke(app, ["funds", "pay", eid, "--account", "works", "--key", k["chen"]],
+                      env=env)  # fmt: skip
+    assert isinstance(r.exception, ForbiddenError), r.output
+
+
+def test_report_is_not_cut_at_80_columns_off_a_tty(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Issue 10, item 19: piped to a file, amounts were cut to fit rich's default 80 columns.
+    from cli.funds_report import render_report
+
+    monkeypatch.delenv("COLUMNS", raising=False)
+    big = 123_456_789_012
+    line = {"period": "2026-Q4", "category": "playground-renovation", "currency": "EUR",
+            "budgeted": big, "requested": big, "committed": big, "spent": big,
+            "remaining": big, "used_pct": 100}  # fmt: skip
+    render_report(
+        {"size": 1, "accounts": [], "totals": {}, "budget": [line], "budget_totals": {}},
+        balances=False,
+    )
+    out = capsys.readouterr().out
+    assert out.count("1,234,567,890.12") == 5 and "playground-renovation" in out

@@ -632,3 +632,61 @@ def test_money_text_round_trip() -> None:
     for bad in ("4.505", "abc", "-1", "0", "NaN", "Infinity"):
         with pytest.raises(InputError):
             parse_money(bad, "EUR")
+
+
+# --- the dead end of a small committee (issue 10, item 14) --------------------------------
+
+
+def test_a_committee_of_three_cannot_pay_its_own_members_big_request() -> None:
+    from funds.workflow import completion_problem, next_step
+
+    f = Funds().setup()
+    committee = [k.key_id for k in f.com.committee]
+    pol = funds_policy(f.state.peek("policy", "current"))
+    # Warned at request time: 1,200.00 needs 2 approvals; requester + 2 approvers = all 3.
+    problem = completion_problem(f.a.key_id, 120_000, committee, pol)
+    assert problem is not None and "nobody may pay" in problem and "funds_treasurers" in problem
+    assert completion_problem(f.resident.key_id, 120_000, committee, pol) is None
+    assert completion_problem(f.a.key_id, 45_000, committee, pol) is None
+    eid = f.request(120_000, by=f.a)
+    step = next_step(f.state.peek("funds_expense", eid), committee, pol)
+    assert step.action == "approve" and step.who == tuple(sorted([f.b.key_id, f.c.key_id]))
+    assert step.still_needed == 2 and step.blocked is not None
+    f.approve(eid, f.b)
+    f.approve(eid, f.c)
+    step = next_step(f.state.peek("funds_expense", eid), committee, pol)
+    assert step.action == "pay" and step.who == () and "nobody may pay" in str(step.blocked)
+    for payer in (f.a, f.b, f.c, f.resident):
+        with pytest.raises(ForbiddenError):
+            f.pay(eid, payer)
+    assert f.state.peek("funds_expense", eid)["status"] == "approved"
+
+
+def test_a_treasurer_outside_the_committee_is_the_way_out() -> None:
+    from funds.views import waiting_view
+    from funds.workflow import completion_problem
+
+    treasurer = key("treasurer")
+    f = Funds(policy={"funds_treasurers": [treasurer.key_id]}).setup()
+    committee = [k.key_id for k in f.com.committee]
+    pol = funds_policy(f.state.peek("policy", "current"))
+    assert pol.treasurers == {treasurer.key_id}
+    assert completion_problem(f.a.key_id, 120_000, committee, pol) is None
+    eid = f.request(120_000, by=f.a)
+    f.approve(eid, f.b)
+    # "waiting on you": the approval still missing is c's; the treasurer waits for it
+    assert [e["expense"] for e in waiting_view(f.state, f.c.key_id)["expenses"]] == [eid]
+    assert waiting_view(f.state, treasurer.key_id)["expenses"] == []
+    f.approve(eid, f.c)
+    view = waiting_view(f.state, treasurer.key_id)
+    assert [(e["expense"], e["action"], e["who"]) for e in view["expenses"]] == [
+        (eid, "pay", [treasurer.key_id])
+    ]
+    with pytest.raises(ForbiddenError, match="an approver cannot also pay"):
+        f.pay(eid, f.b)
+    f.pay(eid, treasurer)
+    assert f.state.peek("funds_expense", eid)["status"] == "paid"
+    assert waiting_view(f.state)["expenses"] == []
+    with pytest.raises(InputError, match="funds_treasurers must be a list of key ids"):
+        funds_policy({"funds_treasurers": ["alice"]})
+    sound(f)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -19,7 +20,7 @@ from ledger.c2sp.proof import format_tlog_proof, parse_tlog_proof
 from ledger.keys import save_key_file
 from ledger.statements import make_statement, sign_envelope
 from node.bootstrap import init_community
-from node.launcher import NodeProcess, start_node
+from node.launcher import NodeProcess, free_port, start_node
 from tests.factory import key
 
 ORIGIN = "civic.example/cli-vote"
@@ -76,10 +77,29 @@ def test_vote_cast_verify_close_tally(running: tuple[NodeProcess, Path]) -> None
     out = civic("vote", "cast", "--ballot", bid, "--choice", "no", "--key", str(tmp / "eli.key"))
     default = Path(re.search(r"receipt saved to (\S+)", out).group(1))  # type: ignore[union-attr]
     assert default.is_relative_to(tmp / "xdg") and default.exists()
+    first = re.search(r"recorded at record (\d+)", out).group(1)  # type: ignore[union-attr]
+    assert "replaces" not in out
+    # Issue 10, item 19: a re-vote says which vote it replaces and that its receipt is void.
+    out = civic("vote", "cast", "--ballot", bid, "--choice", "no", "--key", str(tmp / "eli.key"))
+    assert f"this vote replaces your vote at record {first}" in out and "superseded" in out
     assert parse_tlog_proof(receipt.read_bytes()).extra is not None
 
     # While open: everything holds but "counted", which is skipped.
     out = civic("vote", "verify", "--receipt", str(receipt), "--node", node.url, "--node", node.url)
+    assert "9. skip counted" in out and "receipt verified" in out
+    # Issue 10, item 17: a node that is down and one that hangs (accepts, never answers)
+    # come first; the receipt is verified against the one that answers (given without a
+    # scheme, item 19) and the others are named.
+    hung = socket.socket()
+    hung.bind(("127.0.0.1", 0))
+    hung.listen(8)
+    hung_url, dead = f"http://127.0.0.1:{hung.getsockname()[1]}", f"http://127.0.0.1:{free_port()}"
+    try:
+        out = civic("vote", "verify", "--receipt", str(receipt), "--node", dead, "--node",
+                    hung_url, "--node", node.url.removeprefix("http://"))  # fmt: skip
+    finally:
+        hung.close()
+    assert f"node {dead} did not answer" in out and f"node {hung_url} did not answer" in out
     assert "9. skip counted" in out and "receipt verified" in out
     out = civic(
         "vote", "cast", "--ballot", bid, "--choice", "maybe", "--key", str(tmp / "eli.key"), code=1

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ledger.errors import InputError, RuleViolation
+from ledger.money import format_money
 from ledger.records import parse_time
 
 __all__ = [
@@ -255,8 +256,9 @@ def parse_open_body(body: Any) -> OpenBody:
                 )
             if o["cost"]["amount"] > budget:
                 raise InputError(
-                    f"project {o['id']!r} costs {o['cost']['amount']} {currency} minor units, "
-                    f"more than the whole budget of {budget}"
+                    f"project {o['id']!r} costs {format_money(o['cost']['amount'], currency)} "
+                    f"{currency}, more than the whole budget of "
+                    f"{format_money(budget, currency)} {currency}"
                 )
     elif "budget" in body:
         raise InputError("only a budget ballot has a budget")
@@ -331,9 +333,11 @@ def check_choice(spec: BallotSpec, choice: Any) -> Choice:
     if spec.kind == "budget":
         assert spec.budget is not None
         total = sum(spec.cost_of(o) for o in ordered)
+        cur = spec.currency or ""
         if total > spec.budget:
             raise RuleViolation(
-                f"the chosen projects cost {total} {spec.currency} minor units in all, over "
-                f"the budget of {spec.budget}: choose fewer or cheaper projects"
+                f"the chosen projects cost {format_money(total, cur)} {cur} in all, over "
+                f"the budget of {format_money(spec.budget, cur)} {cur}: choose fewer or "
+                "cheaper projects"
             )
     return ordered

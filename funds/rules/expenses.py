@@ -310,15 +310,20 @@ def expire(state: State, env: Envelope, ctx: Context) -> None:
 
 
 def pay(state: State, env: Envelope, ctx: Context) -> None:
-    """``funds.expense.pay``: a committee member who neither requested nor approved it."""
-    require_committee(state, env, "paying an expense")
+    """``funds.expense.pay``: a committee member or a treasurer (policy
+    ``funds_treasurers``) who neither requested nor approved it."""
+    pol = current_policy(state)
+    if env.signer not in state.rows("committee") and env.signer not in pol.treasurers:
+        raise ForbiddenError(
+            f"paying an expense must be signed by a committee member or a treasurer "
+            f"(policy funds_treasurers); {env.signer} is neither"
+        )
     b = env.body
     check_fields(
         b,
         {"expense", "account", "amount", "currency"},
         {"payee", "payee_label", "documents", "reference"},
     )
-    pol = current_policy(state)
     e = _expense(state, b["expense"])
     if e["status"] == "requested":
         raise RuleViolation(
