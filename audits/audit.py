@@ -213,7 +213,7 @@ def _witnesses(
     max_lag: int = DEFAULT_MAX_LAG,
 ) -> None:
     out.take(check_witnesses(WitnessContext(c.seen, history, c.verifier, out.forked())))
-    # How far the witnessed part reaches; who serves less than was witnessed (issue 10).
+    # How far the witnessed part reaches; who serves less than was witnessed.
     reach = check_freshness(
         FreshnessContext(c.seen, c.cp, history, c.verifier, out.forked(), out.down(), old, max_lag)
     )

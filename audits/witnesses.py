@@ -188,7 +188,7 @@ def _one_evidence(col: Collector, verifier: NoteVerifier, node: str, item: Any) 
         return
     if ev.kind == "integrity":
         # A node's own finding that its stored log no longer matches what the log signed
-        # (issue 10): not checkable here, but whatever that node serves is not to be relied
+        # not checkable here, but whatever that node serves is not to be relied
         # on, so the audit is not clean while it holds one.
         msg = f"{node} reports its own stored log damaged: {ev.reason or ev.kind}"
         col.add(finding("node.integrity", msg, index=ev.index, node=node, kind=ev.kind))

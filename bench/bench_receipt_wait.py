@@ -1,4 +1,4 @@
-"""What waiting for the witness quorum costs `civic vote cast` (issue 15).
+"""What waiting for the witness quorum costs `civic vote cast`.
 
 Against a real network on 127.0.0.1 (a sequencer, 3 witnesses with quorum 2, a mirror),
 one resident casts votes one after another, as `civic vote cast` does in-process: submit

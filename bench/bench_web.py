@@ -28,8 +28,8 @@ from demo.community import submit_all
 from ledger.keys import load_key_file
 from ledger.statements import make_statement, sign_envelope
 from node.context import open_context
+from tests.support.web import browser, start_nodes
 from tests.test_demo import _free_block
-from tests.web_support import browser, start_nodes
 
 
 def grow(data: Path, transactions: int) -> int:

@@ -131,7 +131,7 @@ def gather_receipt_inputs(
         genesis = base64.b64decode(clients[0].record(0)["entry"])
         witnessed = tuple(LogView(c.url, c.checkpoint()) for c in clients)
         # The newest checkpoint with the quorum, where the newest one still lacks it: step
-        # 10 then says how far the trusted part of the log reaches (issue 10).
+        # 10 then says how far the trusted part of the log reaches.
         witnessed += tuple(
             LogView(f"{c.url} (witnessed)", note)
             for c in clients

@@ -86,7 +86,7 @@ def create_app(data_dir: Path) -> FastAPI:
         if check is not None:
             body["integrity"] = check.status().to_json()
         if ctx.role == "sequencer":
-            # A sequencer holding evidence against its own log takes no statement (issue 10).
+            # A sequencer holding evidence against its own log takes no statement.
             body["accepting_statements"] = not reasons
         if reasons:
             body["evidence"] = "/v1/evidence"

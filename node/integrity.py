@@ -1,4 +1,4 @@
-"""A node's checks on its own log while it runs (issue 10, items 4-6).
+"""A node's checks on its own log while it runs.
 
 Three guards, each cheap enough to stay on:
 
@@ -9,7 +9,7 @@ Three guards, each cheap enough to stay on:
    records integrity evidence against itself and answers 503 problem+json.
 2. :class:`IntegrityPass` recomputes the whole tree in the background, a bounded number of
    records per tick, resuming where the last tick stopped: every leaf hash from its bytes,
-   every record's ``index`` and ``prev`` link (DESIGN.md, the hash chain), every completed
+   every record's ``index`` and ``prev`` link (docs/design.md, the hash chain), every completed
    interior node from its children (RFC 9162 §2.1.1), and at the end of each cycle the
    root against the signed checkpoint of that size. Then it starts over from record 0, so
    an old record or node edited later is found on the next cycle.
@@ -269,7 +269,7 @@ class IntegrityPass(threading.Thread):
                 except CivicError as exc:
                     return self._record(f"record {i} is not a record: {exc.message}", i, entry)
                 if rec.index != i or rec.prev != self._prev:
-                    # DESIGN.md: each record's prev is the leaf hash of the one before it.
+                    # docs/design.md: each record's prev is the leaf hash of the one before it.
                     return self._record(
                         f"record {i}: its index or prev link no longer matches record "
                         f"{i - 1}; the database was altered outside the log",

@@ -1,6 +1,6 @@
 """Every ``civic`` command that reads a file, fed a missing, an unreadable and a malformed
 one: a one-line ``error:`` (or the verifier's own FAIL step) and a non-zero exit, never a
-traceback (issue 10, item 16)."""
+traceback."""
 
 from __future__ import annotations
 

@@ -270,7 +270,7 @@ def test_document_store(node: Node, node_dir: Path) -> None:
     minutes = b"minutes: closed session on a resident's arrears"
     msha = node.publish(minutes, public=False)
     path = f"/v1/documents/{msha}"
-    assert c.get(path).status_code == 404  # as for a hash it does not hold (issue 10, 9)
+    assert c.get(path).status_code == 404  # as for a hash it does not hold
     assert c.get(path, headers=signed(DANA, "GET", path)).status_code == 403
     got = c.get(path, headers=signed(B, "GET", path))
     assert got.status_code == 200 and got.content == minutes

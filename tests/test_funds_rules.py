@@ -634,7 +634,7 @@ def test_money_text_round_trip() -> None:
             parse_money(bad, "EUR")
 
 
-# --- the dead end of a small committee (issue 10, item 14) --------------------------------
+# --- the dead end of a small committee --------------------------------
 
 
 def test_a_committee_of_three_cannot_pay_its_own_members_big_request() -> None:

@@ -1,4 +1,4 @@
-"""A node's checks on its own log (issue 10, items 4-6), in one process on a real SQLite file.
+"""A node's checks on its own log, in one process on a real SQLite file.
 
 The tampering is what someone with the database file does: drop the append-only triggers,
 rewrite rows with SQL. The multi-process versions, with witnesses, a mirror and the audit,
@@ -21,7 +21,7 @@ from node.bootstrap import init_community
 from node.config import load_config, save_config
 from node.context import NodeContext, open_context
 from node.integrity import IntegrityPass
-from tests.tamper_support import attacker_sql, node_key
+from tests.support.tamper import attacker_sql, node_key
 from tests.test_witness import CHAIR, ORIGIN, WITNESSES, enrol, enrol_env
 
 

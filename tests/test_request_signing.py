@@ -185,7 +185,7 @@ def test_missing_component_other_alg_or_tag_and_body_mismatch() -> None:
     # A Content-Type that is sent must be covered (it is the stored media type).
     with pytest.raises(SignatureError, match="content-type"):
         _check({**forge(full), "content-type": "text/html"})
-    # RFC 9530: the body must be the one whose digest was signed (issue 10, item 8).
+    # RFC 9530: the body must be the one whose digest was signed.
     body = b"%PDF invoice"
     h = _signed("POST", URL, body, headers={"Content-Type": "application/pdf"})
     h["content-type"] = "application/pdf"

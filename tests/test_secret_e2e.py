@@ -34,7 +34,7 @@ from node.launcher import NodeProcess, free_port, start_node, wait_healthy
 from node.witness import init_witness
 from rules import community_rules
 from tests.factory import key
-from tests.secret_support import run_belenios
+from tests.support.secret import run_belenios
 from tests.test_network import CHAIR, GOSSIP, ORIGIN, wait_for
 from tests.test_secret_belenios import _tamper_ballot
 from voting import secret_steps as steps

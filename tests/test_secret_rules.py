@@ -25,7 +25,7 @@ from ledger.errors import (
 )
 from ledger.keys import KeyPair
 from tests.factory import Community, key
-from tests.secret_support import GROUP, run_belenios
+from tests.support.secret import GROUP, run_belenios
 from tests.test_secret_belenios import _tamper_ballot, _tamper_pd
 from voting import secret_steps as steps
 from voting.rules import close_body

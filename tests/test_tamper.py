@@ -1,4 +1,4 @@
-"""Tampering scenarios on real node processes: who detects each one, and how quickly (issue 10).
+"""Tampering scenarios on real node processes: who detects each one, and how quickly.
 
 Each scenario starts 1 sequencer + 3 witnesses (quorum 2) + 1 mirror as child processes on
 127.0.0.1 (short gossip and integrity intervals), then tampers as someone with access to the
@@ -37,7 +37,7 @@ from node.bootstrap import init_community
 from node.launcher import NodeProcess, free_port, start_node, wait_healthy
 from node.mirror import init_mirror
 from node.witness import init_witness
-from tests.tamper_support import attacker_sql, drop_guards, node_key
+from tests.support.tamper import attacker_sql, drop_guards, node_key
 from tests.test_network import CHAIR, ORIGIN, Net, enrol_env, wait_for
 from tests.test_witness import append_bad_record
 

@@ -1,4 +1,4 @@
-"""Tampering with freshness and forks, replayed on real node processes (issue 10).
+"""Tampering with freshness and forks, replayed on real node processes.
 
 Three scenarios of the issue's list, each on its own network of real processes on
 127.0.0.1 — a sequencer, three witnesses (quorum 2) and a mirror, gossiping every 0.3 s:

@@ -153,7 +153,7 @@ def test_open_malformed_is_input_error(change: dict[str, Any], match: str) -> No
     ("change", "match"),
     [
         ({"budget": {"amount": 1000, "currency": "USD"}}, "budget is in USD"),
-        # major units, never raw minor units (issue 10, item 19)
+        # major units, never raw minor units
         ({"budget": {"amount": 500, "currency": "EUR"}}, "more than the whole budget of 5.00 EUR"),
         ({"budget": {"amount": 1.5, "currency": "EUR"}}, "integer"),
     ],

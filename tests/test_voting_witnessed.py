@@ -1,4 +1,4 @@
-"""Receipts that stand on their own (issue 15), against a real 3-witness network (quorum 2).
+"""Receipts that stand on their own, against a real 3-witness network (quorum 2).
 
 `civic vote cast` keeps a receipt whose checkpoint carries the witness quorum; it verifies
 with no node at all under the community's tlog-policy; stripped below the quorum it fails

@@ -25,9 +25,9 @@ from ledger.community import commitment
 from ledger.keys import load_key_file
 from ledger.statements import make_statement, sign_envelope
 from node.launcher import NodeProcess
+from tests.support.web import ROOT, SCREENSHOTS, browser, start_nodes
 from tests.test_demo import _free_block
 from tests.web_proxy import tamper_proxy
-from tests.web_support import ROOT, SCREENSHOTS, browser, start_nodes
 
 # One demo and one browser per module: keep the tests on one xdist worker.
 pytestmark = pytest.mark.xdist_group("web-demo")

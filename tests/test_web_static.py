@@ -8,7 +8,7 @@ import re
 import tomllib
 from pathlib import Path
 
-from tests.web_support import ROOT, WEB
+from tests.support.web import ROOT, WEB
 
 JS = sorted((WEB / "js").rglob("*.js"))
 

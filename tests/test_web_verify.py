@@ -22,7 +22,7 @@ from ledger.c2sp.policy import Policy, PolicyGroup, PolicyLog, PolicyWitness, fo
 from ledger.canonical import canonical_json
 from ledger.keys import encrypt_key, keypair_from_seed
 from ledger.statements import make_statement, sign_envelope, signing_bytes
-from tests.web_support import browser, static_server
+from tests.support.web import browser, static_server
 
 ORIGIN = "civic.example/vector-garden"
 

@@ -1,5 +1,5 @@
 """What an attacker with write access to a node's database file does: drop the append-only
-guards and rewrite rows with plain SQL, behind the node's back (issue 10)."""
+guards and rewrite rows with plain SQL, behind the node's back."""
 
 from __future__ import annotations
 

@@ -21,9 +21,9 @@ import pytest
 from node.config import load_config
 from node.launcher import NodeProcess, start_node, wait_healthy
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 WEB = ROOT / "node" / "web"
-SCREENSHOTS = Path(__file__).parent / "output" / "screenshots"
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "output" / "screenshots"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",
