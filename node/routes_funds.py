@@ -32,6 +32,7 @@ from funds.views import (
 )
 from ledger.community import is_active_resident
 from ledger.errors import ForbiddenError, InputError, NotFoundError, TooLargeError
+from node import schemas as S
 from node.auth import verify_authorization
 from node.context import NodeContext, get_ctx
 from node.documents import documents_of
@@ -66,13 +67,13 @@ def _committee_caller(request: Request, ctx: NodeContext, what: str) -> str:
 # --- reads ------------------------------------------------------------------------------
 
 
-@router.get("/funds/accounts")
+@router.get("/funds/accounts", response_model=S.Open)
 def accounts(ctx: Ctx) -> dict[str, Any]:
     """Asset accounts with balances (integer minor units), nominal accounts, totals."""
     return accounts_view(ctx.state())
 
 
-@router.get("/funds/budget")
+@router.get("/funds/budget", response_model=S.Open, responses=S.problems(400, 422))
 def budget(
     ctx: Ctx,
     period: Annotated[str | None, Query(pattern=r"^\d{4}(-Q[1-4]|-(0[1-9]|1[0-2]))?$")] = None,
@@ -81,7 +82,7 @@ def budget(
     return budget_view(ctx.state(), period)
 
 
-@router.get("/funds/expenses")
+@router.get("/funds/expenses", response_model=S.Open, responses=S.problems(400, 422))
 def expenses(
     ctx: Ctx,
     status: Annotated[
@@ -96,13 +97,13 @@ def expenses(
     return expenses_view(ctx.state(), status, category, period, payee)
 
 
-@router.get("/funds/expenses/{expense_id}")
+@router.get("/funds/expenses/{expense_id}", response_model=S.Open, responses=S.problems(404, 422))
 def expense(expense_id: Annotated[str, Path(pattern=ID)], ctx: Ctx) -> dict[str, Any]:
     """One expense and its whole history, each step with its record index and leaf hash."""
     return expense_detail(ctx.state(), expense_id)
 
 
-@router.get("/funds/transactions")
+@router.get("/funds/transactions", response_model=S.Open, responses=S.problems(400, 422))
 def transactions(
     ctx: Ctx,
     after: Annotated[int | None, Query(ge=-1, le=2**62)] = None,
@@ -114,19 +115,19 @@ def transactions(
     return transactions_view(ctx.state(), after, limit, account, kind)
 
 
-@router.get("/funds/documents")
+@router.get("/funds/documents", response_model=S.Open)
 def documents(ctx: Ctx) -> dict[str, Any]:
     """Every document published in the log (hash, size, media type, public flag)."""
     return documents_view(ctx.state())
 
 
-@router.get("/funds/payees")
+@router.get("/funds/payees", response_model=S.Open)
 def payees(ctx: Ctx) -> dict[str, Any]:
     """Payees by name (organisations) or pseudonymous label (private individuals)."""
     return payees_view(ctx.state())
 
 
-@router.get("/funds/policy")
+@router.get("/funds/policy", response_model=S.Open)
 def policy(ctx: Ctx) -> dict[str, Any]:
     """The funds policy in force, defaults filled in (see :mod:`funds.model`)."""
     p = funds_policy(ctx.state().peek("policy", "current"))
@@ -143,7 +144,7 @@ def policy(ctx: Ctx) -> dict[str, Any]:
     }
 
 
-@router.get("/funds/check")
+@router.get("/funds/check", response_model=S.Open)
 def check(ctx: Ctx) -> dict[str, Any]:
     """Recompute every balance and budget figure from the transactions and expenses."""
     st = ctx.state()
@@ -158,7 +159,11 @@ class ResolveIn(BaseModel):
     name: str = Field(min_length=1, max_length=500)
 
 
-@router.post("/funds/payees/resolve")
+@router.post(
+    "/funds/payees/resolve",
+    response_model=S.PayeeLabel,
+    responses=S.problems(400, 401, 403, 413, 422),
+)
 def resolve_payee(body: ResolveIn, request: Request, ctx: Ctx) -> dict[str, Any]:
     """The label already used for this private payee, if any (signed committee request).
 
@@ -169,7 +174,11 @@ def resolve_payee(body: ResolveIn, request: Request, ctx: Ctx) -> dict[str, Any]
     return {"label": ctx.private().label_of("funds.expense.request", body.name)}
 
 
-@router.get("/funds/payees/{label}/private")
+@router.get(
+    "/funds/payees/{label}/private",
+    response_model=S.Openings,
+    responses=S.problems(400, 401, 403, 404, 422),
+)
 def read_payee(
     label: Annotated[str, Path(pattern=LABEL)], request: Request, ctx: Ctx
 ) -> dict[str, Any]:
@@ -181,7 +190,11 @@ def read_payee(
     return {"label": label, "openings": rows}
 
 
-@router.delete("/funds/payees/{label}/private")
+@router.delete(
+    "/funds/payees/{label}/private",
+    response_model=S.Erased,
+    responses=S.problems(400, 401, 403, 404, 422),
+)
 def erase_payee(
     label: Annotated[str, Path(pattern=LABEL)], request: Request, ctx: Ctx
 ) -> dict[str, Any]:
@@ -197,11 +210,20 @@ def erase_payee(
 @router.post(
     "/documents",
     status_code=201,
+    response_model=S.DocumentStored,
     responses={
         201: {"description": "stored (or already held): its SHA-256, size and media type"},
-        403: {"description": "not signed by a committee member or an active resident"},
-        413: {"description": "larger than the node's document limit"},
+        **S.problems(
+            400,
+            401,
+            403,
+            413,
+            _400="empty, a malformed signed-request header, or a media type not allowed",
+            _403="not signed by a committee member or an active resident",
+            _413="larger than the node's document limit",
+        ),
     },
+    openapi_extra={"requestBody": S.DOCUMENT_BODY},
 )
 async def upload(request: Request, ctx: Ctx) -> dict[str, Any]:
     """Upload a document (raw body; Content-Type is its media type), signed by a committee
@@ -235,9 +257,15 @@ async def upload(request: Request, ctx: Ctx) -> dict[str, Any]:
 @router.get(
     "/documents/{sha256}",
     responses={
-        200: {"description": "the document's bytes"},
-        403: {"description": "a private document: needs a signed committee request"},
-        404: {"description": "this node holds no such document"},
+        200: S.bytes_response("the document's bytes, in its published media type", "*/*"),
+        **S.problems(
+            400,
+            401,
+            403,
+            404,
+            _403="a private document: needs a signed committee request",
+            _404="this node holds no such document",
+        ),
     },
 )
 def download(sha256: str, request: Request, ctx: Ctx) -> Response:

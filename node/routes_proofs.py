@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from ledger import merkle
 from ledger.canonical import parse_json
 from ledger.errors import InputError
+from node import schemas as S
 from node.context import NodeContext, get_ctx
 
 __all__ = ["router"]
@@ -39,7 +40,7 @@ class ConsistencyOut(BaseModel):
     hashes: list[str]
 
 
-@router.get("/records/{index}", response_model=RecordOut)
+@router.get("/records/{index}", response_model=RecordOut, responses=S.problems(400, 404, 422))
 def get_record(index: int, ctx: Ctx) -> RecordOut:
     """One record with its leaf hash; 404 for an index not in the log."""
     data = ctx.log.entry(index)
@@ -51,7 +52,7 @@ def get_record(index: int, ctx: Ctx) -> RecordOut:
     )
 
 
-@router.get("/proofs/inclusion", response_model=InclusionOut)
+@router.get("/proofs/inclusion", response_model=InclusionOut, responses=S.problems(400, 404, 422))
 def inclusion(
     ctx: Ctx,
     tree_size: Annotated[int, Query(ge=1)],
@@ -70,7 +71,11 @@ def inclusion(
     return InclusionOut(leaf_index=index, tree_size=tree_size, hashes=[h.hex() for h in proof])
 
 
-@router.get("/proofs/consistency", response_model=ConsistencyOut)
+@router.get(
+    "/proofs/consistency",
+    response_model=ConsistencyOut,
+    responses=S.problems(400, 404, 422),
+)
 def consistency(
     ctx: Ctx,
     first: Annotated[int, Query(ge=0)],

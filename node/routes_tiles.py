@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Response
 
 from ledger.errors import InputError
 from ledger.tiles import parse_tile_path
+from node import schemas as S
 from node.context import NodeContext, get_ctx
 
 __all__ = ["router"]
@@ -24,7 +25,11 @@ VOLATILE = "no-cache"
 MAX_TILE_PATH = 64
 
 
-@router.get("/checkpoint", response_class=Response)
+@router.get(
+    "/checkpoint",
+    response_class=Response,
+    responses={200: S.text_response("the newest checkpoint, a C2SP signed note")},
+)
 def checkpoint(ctx: Ctx) -> Response:
     """The newest checkpoint: a C2SP signed note (tlog-checkpoint)."""
     return Response(
@@ -34,7 +39,14 @@ def checkpoint(ctx: Ctx) -> Response:
     )
 
 
-@router.get("/tile/{path:path}", response_class=Response)
+@router.get(
+    "/tile/{path:path}",
+    response_class=Response,
+    responses={
+        200: S.bytes_response("a hash tile or an entry bundle"),
+        **S.problems(400, 404, _400="not a tile path", _404="beyond the tree"),
+    },
+)
 def tile(path: str, ctx: Ctx) -> Response:
     """A hash tile ``tile/<L>/<N>[.p/<W>]`` or entry bundle ``tile/entries/<N>[.p/<W>]``."""
     if len(path) > MAX_TILE_PATH:

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Query
 
 from ledger.c2sp.checkpoint import open_checkpoint
 from ledger.errors import InputError, NotFoundError
+from node import schemas as S
 from node.context import NodeContext, get_ctx
 from voting.bundle import build_ballot_bundle
 from voting.evidence import bundle_json
@@ -52,7 +53,7 @@ def _summary(doc: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-@router.get("/ballots")
+@router.get("/ballots", response_model=S.Ballots, responses=S.problems(422))
 def ballots(
     ctx: Ctx,
     status: Annotated[str | None, Query(pattern="^(open|closed|cancelled)$")] = None,
@@ -64,13 +65,13 @@ def ballots(
     return {"ballots": rows, "total": len(rows)}
 
 
-@router.get("/ballots/{bid}")
+@router.get("/ballots/{bid}", response_model=S.Open, responses=S.problems(400, 404))
 def ballot(bid: str, ctx: Ctx) -> dict[str, Any]:
     """One ballot: texts, options, times, electorate hash and size, status and result."""
     return _ballot(ctx, bid)
 
 
-@router.get("/ballots/{bid}/votes")
+@router.get("/ballots/{bid}/votes", response_model=S.Votes, responses=S.problems(400, 404, 422))
 def votes(
     bid: str,
     ctx: Ctx,
@@ -110,7 +111,7 @@ def votes(
     }
 
 
-@router.get("/ballots/{bid}/result")
+@router.get("/ballots/{bid}/result", response_model=S.BallotResult, responses=S.problems(400, 404))
 def result(bid: str, ctx: Ctx) -> dict[str, Any]:
     """The recorded result of a closed ballot; the running tally of an open one."""
     doc = _ballot(ctx, bid)
@@ -126,7 +127,9 @@ def result(bid: str, ctx: Ctx) -> dict[str, Any]:
     }
 
 
-@router.get("/ballots/{bid}/electorate")
+@router.get(
+    "/ballots/{bid}/electorate", response_model=S.Electorate, responses=S.problems(400, 404)
+)
 def electorate(bid: str, ctx: Ctx) -> dict[str, Any]:
     """The electorate snapshot: sorted key ids, whose SHA-256 of JCS is the ballot's hash."""
     doc = _ballot(ctx, bid)
@@ -139,7 +142,11 @@ def electorate(bid: str, ctx: Ctx) -> dict[str, Any]:
     }
 
 
-@router.get("/ballots/{bid}/bundle")
+@router.get(
+    "/ballots/{bid}/bundle",
+    response_model=S.BallotBundle,
+    responses=S.problems(400, 404, 422),
+)
 def bundle(
     bid: str,
     ctx: Ctx,
