@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -62,6 +63,16 @@ def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
     return JSONResponse(body, status_code=status, media_type=PROBLEM)
 
 
+def _allowed(req: Request, named: str) -> str:
+    """Every method the OpenAPI documents for the request's path, and Starlette's own."""
+    methods = {m.strip() for m in named.split(",") if m.strip()}
+    for template, item in req.app.openapi().get("paths", {}).items():
+        pattern = re.sub(r"\\{[^}]+\\}", "[^/]+", re.escape(template))
+        if re.fullmatch(pattern, req.url.path):
+            methods.update(m.upper() for m in item)
+    return ", ".join(sorted(methods))
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     """Map CivicError, validation errors and HTTP errors to problem+json."""
 
@@ -80,10 +91,13 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem(422, "Unprocessable request", "; ".join(parts) or "invalid request")
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_req: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(req: Request, exc: StarletteHTTPException) -> JSONResponse:
         answer = problem(exc.status_code, str(exc.detail), str(exc.detail))
-        # RFC 9110 §15.5.6: a 405 carries Allow; Starlette puts it on the exception.
         answer.headers.update(exc.headers or {})
+        if exc.status_code == 405:
+            # RFC 9110 §15.5.6: Allow lists every method of the resource. Starlette names
+            # only the first route of the path; one path may have several routes.
+            answer.headers["Allow"] = _allowed(req, answer.headers.get("Allow", ""))
         return answer
 
     @app.exception_handler(OverflowError)

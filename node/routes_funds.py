@@ -256,6 +256,7 @@ async def upload(request: Request, ctx: Ctx) -> dict[str, Any]:
 
 @router.get(
     "/documents/{sha256}",
+    response_class=Response,
     responses={
         200: S.bytes_response("the document's bytes, in its published media type", "*/*"),
         **S.problems(
@@ -268,7 +269,11 @@ async def upload(request: Request, ctx: Ctx) -> dict[str, Any]:
         ),
     },
 )
-def download(sha256: str, request: Request, ctx: Ctx) -> Response:
+def download(
+    sha256: Annotated[str, Path(json_schema_extra={"pattern": "^[0-9a-f]{64}$"})],
+    request: Request,
+    ctx: Ctx,
+) -> Response:
     """A document by its SHA-256. Public documents to anyone; private (or not yet
     published) ones only to a signed request by a committee member."""
     if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):

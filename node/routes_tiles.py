@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Path, Response
 
 from ledger.errors import InputError
 from ledger.tiles import parse_tile_path
@@ -23,6 +23,12 @@ VOLATILE = "no-cache"
 # characters. Longer paths are refused before they are parsed, and before an index with
 # thousands of digits is built from them.
 MAX_TILE_PATH = 64
+# C2SP tlog-tiles paths, documented in the OpenAPI only: the route answers any other
+# path with a 400 that says why.
+TILE_PATH = r"^(entries|[0-9]{1,2})/(x[0-9]{3}/)*[0-9]{3}(\.p/[0-9]{1,3})?$"
+TilePath = Annotated[
+    str, Path(json_schema_extra={"pattern": TILE_PATH, "maxLength": MAX_TILE_PATH})
+]
 
 
 @router.get(
@@ -47,7 +53,7 @@ def checkpoint(ctx: Ctx) -> Response:
         **S.problems(400, 404, _400="not a tile path", _404="beyond the tree"),
     },
 )
-def tile(path: str, ctx: Ctx) -> Response:
+def tile(path: TilePath, ctx: Ctx) -> Response:
     """A hash tile ``tile/<L>/<N>[.p/<W>]`` or entry bundle ``tile/entries/<N>[.p/<W>]``."""
     if len(path) > MAX_TILE_PATH:
         raise InputError(f"not a tile path: longer than {MAX_TILE_PATH} characters")

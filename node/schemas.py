@@ -14,12 +14,13 @@ validation schema: the 422 it really sends is a problem (node.problems).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, ConfigDict, Field
 
+from ledger.statements import MAX_SIGNATURES
 from node.problems import PROBLEM, PROBLEM_TYPES, problem_type
 
 __all__ = [
@@ -135,9 +136,25 @@ class Health(Open):
 # --- statements ----------------------------------------------------------------------------
 
 
-class Signature(Open):
-    key: str = Field(description="Signer key id")
-    sig: str = Field(description="Ed25519 signature, base64")
+class Signature(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    key: str = Field(pattern="^ed25519:", description="Signer key id (ed25519:…)")
+    sig: str = Field(description="Ed25519 signature over the statement's JCS, base64 (64 bytes)")
+
+
+class Statement(BaseModel):
+    """What is signed (docs/design.md, Statements): exactly these fields."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    v: Literal[1]
+    community: str = Field(min_length=1, description="The community's genesis hash")
+    type: str = Field(min_length=1, description="A statement type the rule set knows")
+    signer: str = Field(pattern="^ed25519:", description="Key id of the main signer")
+    nonce: str = Field(min_length=1, description="16 random bytes, base64")
+    created: str = Field(min_length=1, description="RFC 3339 time, within the window")
+    body: dict[str, Any] = Field(description="The type's fields")
 
 
 class Opening(BaseModel):
@@ -150,15 +167,13 @@ class Opening(BaseModel):
 
 
 class Envelope(BaseModel):
-    """A signed statement: ``statement`` (JCS-signed) and its ``signatures``; ``private``
-    carries the opening of the statement's commitment (kept off the log)."""
+    """A signed statement and its signatures (the signer's among them); ``private``
+    carries the opening of the statement's commitment, kept by the node off the log."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="forbid")
 
-    statement: dict[str, Any] = Field(
-        description="origin, type, body, signer, time, n… (docs/design.md, Statements)"
-    )
-    signatures: list[dict[str, Any]] = Field(min_length=1)
+    statement: Statement
+    signatures: list[Signature] = Field(min_length=1, max_length=MAX_SIGNATURES)
     private: Opening | None = None
 
 
