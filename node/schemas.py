@@ -140,7 +140,10 @@ class Signature(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     key: str = Field(pattern="^ed25519:", description="Signer key id (ed25519:…)")
-    sig: str = Field(description="Ed25519 signature over the statement's JCS, base64 (64 bytes)")
+    sig: str = Field(
+        pattern="^[A-Za-z0-9+/]{86}==$",
+        description="Ed25519 signature over the statement's JCS, base64 (64 bytes)",
+    )
 
 
 class Statement(BaseModel):
@@ -152,7 +155,7 @@ class Statement(BaseModel):
     community: str = Field(min_length=1, description="The community's genesis hash")
     type: str = Field(min_length=1, description="A statement type the rule set knows")
     signer: str = Field(pattern="^ed25519:", description="Key id of the main signer")
-    nonce: str = Field(min_length=1, description="16 random bytes, base64")
+    nonce: str = Field(pattern="^[A-Za-z0-9+/]{22}==$", description="16 random bytes, base64")
     created: str = Field(min_length=1, description="RFC 3339 time, within the window")
     body: dict[str, Any] = Field(description="The type's fields")
 

@@ -4,7 +4,6 @@ problem types that the node itself serves."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
