@@ -75,7 +75,8 @@ def test_routes_with_parameters_document_their_422(spec: dict[str, Any]) -> None
 def test_statement_and_document_bodies(spec: dict[str, Any]) -> None:
     body = spec["paths"]["/v1/statements"]["post"]["requestBody"]["content"]["application/json"]
     envelope = {"$ref": "#/components/schemas/Envelope"}
-    assert body["schema"]["anyOf"] == [envelope, {"type": "array", "items": envelope}]
+    batch = {"type": "array", "items": envelope, "minItems": 1, "maxItems": 1000}
+    assert body["schema"]["anyOf"] == [envelope, batch]
     env = spec["components"]["schemas"]["Envelope"]
     assert set(env["properties"]) == {"statement", "signatures", "private"}
     assert set(env["required"]) == {"statement", "signatures"}
