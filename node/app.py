@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 import ledger
+from ledger.errors import NotFoundError
 from node import (
     routes_community,
     routes_funds,
@@ -22,6 +23,7 @@ from node import (
     routes_voting,
     routes_witness,
 )
+from node import schemas as S
 from node.context import open_context
 from node.freshness import FreshnessMiddleware
 from node.limits import BodyLimit, JsonLimits
@@ -68,7 +70,13 @@ def create_app(data_dir: Path) -> FastAPI:
     @app.get(
         "/healthz",
         tags=["operations"],
-        responses={503: {"description": "evidence is held, or the node is behind: see reasons"}},
+        response_model=S.Health,
+        responses={
+            503: {
+                "description": "evidence is held, or the node is behind: see reasons",
+                "model": S.Health,
+            }
+        },
     )
     def healthz() -> JSONResponse:
         """Liveness, the current tree size and freshness; 503 with the reasons while
@@ -100,6 +108,24 @@ def create_app(data_dir: Path) -> FastAPI:
         if reasons:
             body["reasons"] = reasons
         return JSONResponse(body, status_code=503 if reasons else 200)
+
+    @app.get(
+        "/problems/{name}",
+        tags=["operations"],
+        response_class=Response,
+        responses={
+            200: S.text_response("what the problem type means"),
+            **S.problems(404, _404="no such problem type"),
+        },
+    )
+    def problem_type_page(name: str) -> Response:
+        """The page of an RFC 9457 problem type: every ``type`` the node answers with."""
+        page = S.problem_page(name)
+        if page is None:
+            raise NotFoundError(f"there is no problem type {name!r}")
+        return Response(page, media_type=S.NOTE)
+
+    S.install_openapi(app)
 
     # Outermost last: the body's size is bounded before its JSON is scanned.
     # POST /v1/documents stores its body as given, whatever its media type.

@@ -23,6 +23,7 @@ from typing import Any
 
 from ledger.canonical import check_json_limits
 from ledger.errors import InputError
+from node.problems import problem_type
 
 __all__ = ["BodyLimit", "ConnectionLimits", "JsonLimits", "guarded_http"]
 
@@ -31,7 +32,7 @@ PROBLEM = b"application/problem+json"
 
 def _problem(status: int, title: str, detail: str) -> bytes:
     return json.dumps(
-        {"type": "about:blank", "title": title, "status": status, "detail": detail}
+        {"type": problem_type(status), "title": title, "status": status, "detail": detail}
     ).encode()
 
 

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Request
 
 from ledger.community import community_view, members_view
 from ledger.errors import NotFoundError
+from node import schemas as S
 from node.auth import authenticate, request_body
 from node.context import NodeContext, get_ctx
 
@@ -17,7 +18,7 @@ router = APIRouter(prefix="/v1", tags=["community"])
 Ctx = Annotated[NodeContext, Depends(get_ctx)]
 
 
-@router.get("/community")
+@router.get("/community", response_model=S.Community, responses=S.problems(404))
 def community(ctx: Ctx) -> dict[str, Any]:
     """Genesis summary, committee, witnesses, policy, the current checkpoint."""
     view = community_view(ctx.state())
@@ -30,13 +31,13 @@ def community(ctx: Ctx) -> dict[str, Any]:
     }
 
 
-@router.get("/members")
+@router.get("/members", response_model=S.Members)
 def members(ctx: Ctx, status: str | None = None) -> dict[str, Any]:
     """Residents (key id, status, unit commitment, enrolment) and the committee."""
     return members_view(ctx.state(), status)
 
 
-@router.get("/members/{key_id}")
+@router.get("/members/{key_id}", response_model=S.Member, responses=S.problems(404))
 def member(key_id: str, ctx: Ctx) -> dict[str, Any]:
     """One resident or committee member."""
     st = ctx.state()
@@ -61,7 +62,11 @@ def _committee_caller(request: Request, body: bytes, ctx: NodeContext) -> str:
     )
 
 
-@router.get("/members/{key_id}/private")
+@router.get(
+    "/members/{key_id}/private",
+    response_model=S.Openings,
+    responses=S.problems(400, 401, 403, 404),
+)
 def read_private(key_id: str, request: Request, body: Body, ctx: Ctx) -> dict[str, Any]:
     """The opening of a resident's unit commitment (signed committee request)."""
     _committee_caller(request, body, ctx)
@@ -71,7 +76,11 @@ def read_private(key_id: str, request: Request, body: Body, ctx: Ctx) -> dict[st
     return {"key": key_id, "openings": rows}
 
 
-@router.delete("/members/{key_id}/private")
+@router.delete(
+    "/members/{key_id}/private",
+    response_model=S.Erased,
+    responses=S.problems(400, 401, 403, 404),
+)
 def erase_private(key_id: str, request: Request, body: Body, ctx: Ctx) -> dict[str, Any]:
     """Erase the private opening; the log and its proofs stay intact (signed committee request)."""
     by = _committee_caller(request, body, ctx)

@@ -34,6 +34,7 @@ from funds.views import (
 )
 from ledger.community import is_active_resident
 from ledger.errors import ForbiddenError, InputError, NotFoundError, TooLargeError
+from node import schemas as S
 from node.auth import (
     authenticate,
     check_body,
@@ -72,13 +73,20 @@ def _committee_caller(request: Request, body: bytes, ctx: NodeContext, what: str
 # --- reads ------------------------------------------------------------------------------
 
 
-@router.get("/funds/accounts", dependencies=[STRICT_QUERY])
+@router.get(
+    "/funds/accounts", dependencies=[STRICT_QUERY], response_model=S.Open, responses=S.problems(422)
+)
 def accounts(ctx: Ctx) -> dict[str, Any]:
     """Asset accounts with balances (integer minor units), nominal accounts, totals."""
     return accounts_view(ctx.state())
 
 
-@router.get("/funds/budget", dependencies=[STRICT_QUERY])
+@router.get(
+    "/funds/budget",
+    dependencies=[STRICT_QUERY],
+    response_model=S.Open,
+    responses=S.problems(400, 422),
+)
 def budget(
     ctx: Ctx,
     period: Annotated[str | None, Query(pattern=r"^\d{4}(-Q[1-4]|-(0[1-9]|1[0-2]))?$")] = None,
@@ -87,7 +95,12 @@ def budget(
     return budget_view(ctx.state(), period)
 
 
-@router.get("/funds/expenses", dependencies=[STRICT_QUERY])
+@router.get(
+    "/funds/expenses",
+    dependencies=[STRICT_QUERY],
+    response_model=S.Open,
+    responses=S.problems(400, 422),
+)
 def expenses(
     ctx: Ctx,
     status: Annotated[
@@ -102,13 +115,18 @@ def expenses(
     return expenses_view(ctx.state(), status, category, period, payee)
 
 
-@router.get("/funds/expenses/{expense_id}")
+@router.get("/funds/expenses/{expense_id}", response_model=S.Open, responses=S.problems(404, 422))
 def expense(expense_id: Annotated[str, Path(pattern=ID)], ctx: Ctx) -> dict[str, Any]:
     """One expense and its whole history, each step with its record index and leaf hash."""
     return expense_detail(ctx.state(), expense_id)
 
 
-@router.get("/funds/next", dependencies=[STRICT_QUERY])
+@router.get(
+    "/funds/next",
+    dependencies=[STRICT_QUERY],
+    response_model=S.Open,
+    responses=S.problems(400, 422),
+)
 def waiting(
     ctx: Ctx,
     key: Annotated[str | None, Query(max_length=200)] = None,
@@ -119,7 +137,12 @@ def waiting(
     return waiting_view(ctx.state(), key, expense)
 
 
-@router.get("/funds/transactions", dependencies=[STRICT_QUERY])
+@router.get(
+    "/funds/transactions",
+    dependencies=[STRICT_QUERY],
+    response_model=S.Open,
+    responses=S.problems(400, 422),
+)
 def transactions(
     ctx: Ctx,
     after: Annotated[int | None, Query(ge=-1, le=2**62)] = None,
@@ -131,19 +154,26 @@ def transactions(
     return transactions_view(ctx.state(), after, limit, account, kind)
 
 
-@router.get("/funds/documents", dependencies=[STRICT_QUERY])
+@router.get(
+    "/funds/documents",
+    dependencies=[STRICT_QUERY],
+    response_model=S.Open,
+    responses=S.problems(422),
+)
 def documents(ctx: Ctx) -> dict[str, Any]:
     """Every document published in the log (hash, size, media type, public flag)."""
     return documents_view(ctx.state())
 
 
-@router.get("/funds/payees", dependencies=[STRICT_QUERY])
+@router.get(
+    "/funds/payees", dependencies=[STRICT_QUERY], response_model=S.Open, responses=S.problems(422)
+)
 def payees(ctx: Ctx) -> dict[str, Any]:
     """Payees by name (organisations) or pseudonymous label (private individuals)."""
     return payees_view(ctx.state())
 
 
-@router.get("/funds/policy")
+@router.get("/funds/policy", response_model=S.Open)
 def policy(ctx: Ctx) -> dict[str, Any]:
     """The funds policy in force, defaults filled in (see :mod:`funds.model`)."""
     p = funds_policy(ctx.state().peek("policy", "current"))
@@ -161,7 +191,7 @@ def policy(ctx: Ctx) -> dict[str, Any]:
     }
 
 
-@router.get("/funds/check")
+@router.get("/funds/check", response_model=S.Open)
 def check(ctx: Ctx) -> dict[str, Any]:
     """Recompute every balance and budget figure from the transactions and expenses."""
     st = ctx.state()
@@ -176,7 +206,11 @@ class ResolveIn(BaseModel):
     name: str = Field(min_length=1, max_length=500)
 
 
-@router.post("/funds/payees/resolve")
+@router.post(
+    "/funds/payees/resolve",
+    response_model=S.PayeeLabel,
+    responses=S.problems(400, 401, 403, 413, 422),
+)
 def resolve_payee(body: ResolveIn, request: Request, raw: Body, ctx: Ctx) -> dict[str, Any]:
     """The label already used for this private payee, if any (signed committee request).
 
@@ -187,7 +221,11 @@ def resolve_payee(body: ResolveIn, request: Request, raw: Body, ctx: Ctx) -> dic
     return {"label": ctx.private().label_of("funds.expense.request", body.name)}
 
 
-@router.get("/funds/payees/{label}/private")
+@router.get(
+    "/funds/payees/{label}/private",
+    response_model=S.Openings,
+    responses=S.problems(400, 401, 403, 404, 422),
+)
 def read_payee(
     label: Annotated[str, Path(pattern=LABEL)], request: Request, body: Body, ctx: Ctx
 ) -> dict[str, Any]:
@@ -199,7 +237,11 @@ def read_payee(
     return {"label": label, "openings": rows}
 
 
-@router.delete("/funds/payees/{label}/private")
+@router.delete(
+    "/funds/payees/{label}/private",
+    response_model=S.Erased,
+    responses=S.problems(400, 401, 403, 404, 422),
+)
 def erase_payee(
     label: Annotated[str, Path(pattern=LABEL)], request: Request, body: Body, ctx: Ctx
 ) -> dict[str, Any]:
@@ -215,11 +257,20 @@ def erase_payee(
 @router.post(
     "/documents",
     status_code=201,
+    response_model=S.DocumentStored,
     responses={
         201: {"description": "stored (or already held): its SHA-256, size and media type"},
-        403: {"description": "not signed by a committee member or an active resident"},
-        413: {"description": "larger than the node's document limit"},
+        **S.problems(
+            400,
+            401,
+            403,
+            413,
+            _400="empty, a malformed signed-request header, or a media type not allowed",
+            _403="not signed by a committee member or an active resident",
+            _413="larger than the node's document limit",
+        ),
     },
+    openapi_extra={"requestBody": S.DOCUMENT_BODY},
 )
 async def upload(request: Request, ctx: Ctx) -> dict[str, Any]:
     """Upload a document (raw body; Content-Type is its media type), signed by a committee
@@ -258,13 +309,25 @@ async def upload(request: Request, ctx: Ctx) -> dict[str, Any]:
 
 @router.get(
     "/documents/{sha256}",
+    response_class=Response,
     responses={
-        200: {"description": "the document's bytes"},
-        403: {"description": "a private document: needs a signed committee request"},
-        404: {"description": "this node holds no such document"},
+        200: S.bytes_response("the document's bytes, in its published media type", "*/*"),
+        **S.problems(
+            400,
+            401,
+            403,
+            404,
+            _403="a private document: needs a signed committee request",
+            _404="this node holds no such document",
+        ),
     },
 )
-def download(sha256: str, request: Request, body: Body, ctx: Ctx) -> Response:
+def download(
+    sha256: Annotated[str, Path(json_schema_extra={"pattern": "^[0-9a-f]{64}$"})],
+    request: Request,
+    body: Body,
+    ctx: Ctx,
+) -> Response:
     """A document by its SHA-256. Public documents to anyone; private (or not yet
     published) ones only to a signed request by a committee member."""
     if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):

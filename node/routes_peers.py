@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from ledger.c2sp.policy import format_policy
 from ledger.errors import InputError, NotFoundError
 from ledger.witness_policy import policy_from_genesis
+from node import schemas as S
 from node.context import NodeContext, get_ctx
 
 __all__ = ["router"]
@@ -19,7 +20,7 @@ Ctx = Annotated[NodeContext, Depends(get_ctx)]
 NOTE = "text/plain; charset=utf-8"
 
 
-@router.get("/peers")
+@router.get("/peers", response_model=S.Peers, responses=S.problems(422))
 async def peers(
     ctx: Ctx, refresh: Annotated[bool, Query(description="Run a gossip round first.")] = False
 ) -> dict[str, Any]:
@@ -32,7 +33,7 @@ async def peers(
     return {"peers": gossip.to_json(), "interval": gossip.interval}
 
 
-@router.get("/evidence")
+@router.get("/evidence", response_model=S.EvidenceList)
 def evidence(ctx: Ctx) -> dict[str, Any]:
     """Evidence this node holds, with both checkpoint notes verbatim; empty when healthy.
 
@@ -44,7 +45,14 @@ def evidence(ctx: Ctx) -> dict[str, Any]:
     return {"count": len(items), "evidence": items}
 
 
-@router.get("/policy", response_class=Response)
+@router.get(
+    "/policy",
+    response_class=Response,
+    responses={
+        200: S.text_response("C2SP tlog-policy text"),
+        **S.problems(404, _404="no genesis yet"),
+    },
+)
 def policy(ctx: Ctx) -> Response:
     """The community's checkpoint trust policy as C2SP tlog-policy text."""
     try:
@@ -54,7 +62,7 @@ def policy(ctx: Ctx) -> Response:
     return Response(text, media_type=NOTE)
 
 
-@router.get("/witnesses")
+@router.get("/witnesses", response_model=S.Witnesses, response_model_exclude_unset=True)
 def witnesses(ctx: Ctx) -> dict[str, Any]:
     """Per witness: the largest size it cosigned and the last error (sequencer); or this
     witness's own status (witness)."""
@@ -79,7 +87,14 @@ def _note_response(ctx: NodeContext, note: bytes, size: int) -> Response:
     )
 
 
-@router.get("/checkpoints/witnessed", response_class=Response)
+@router.get(
+    "/checkpoints/witnessed",
+    response_class=Response,
+    responses={
+        200: S.text_response("the newest checkpoint with a quorum of cosignatures"),
+        **S.problems(404, _404="no checkpoint has reached the quorum yet"),
+    },
+)
 def witnessed_checkpoint(ctx: Ctx) -> Response:
     """The newest checkpoint whose cosignatures meet the genesis quorum (404 if none yet)."""
     note = ctx.log.witnessed_checkpoint()
@@ -90,7 +105,14 @@ def witnessed_checkpoint(ctx: Ctx) -> Response:
     return _note_response(ctx, note, size)
 
 
-@router.get("/checkpoints/{size}", response_class=Response)
+@router.get(
+    "/checkpoints/{size}",
+    response_class=Response,
+    responses={
+        200: S.text_response("the checkpoint of this size with its cosignatures"),
+        **S.problems(400, 404, 422),
+    },
+)
 def checkpoint_at(size: int, ctx: Ctx) -> Response:
     """The checkpoint of exactly ``size`` with every cosignature collected for it so far:
     fetch it later to upgrade a receipt's checkpoint to a cosigned one."""

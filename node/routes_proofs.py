@@ -12,6 +12,7 @@ from ledger import merkle
 from ledger.c2sp.checkpoint import read_checkpoint
 from ledger.canonical import parse_json
 from ledger.errors import InputError, NotFoundError
+from node import schemas as S
 from node.context import NodeContext, get_ctx
 
 __all__ = ["router"]
@@ -43,7 +44,7 @@ class ConsistencyOut(BaseModel):
     hashes: list[str]
 
 
-@router.get("/records/{index}", response_model=RecordOut)
+@router.get("/records/{index}", response_model=RecordOut, responses=S.problems(400, 404, 422))
 def get_record(index: int, ctx: Ctx) -> RecordOut:
     """One record with its leaf hash; 404 for an index not in the log."""
     data = ctx.log.entry(index)
@@ -67,7 +68,7 @@ _CHECKED: dict[int | str, dict[str, Any]] = {
     "/proofs/inclusion",
     response_model=InclusionOut,
     response_model_exclude_none=True,
-    responses=_CHECKED,
+    responses={**S.problems(400, 404, 422), **_CHECKED},
 )
 def inclusion(
     ctx: Ctx,
@@ -113,7 +114,11 @@ def inclusion(
     )
 
 
-@router.get("/proofs/consistency", response_model=ConsistencyOut, responses=_CHECKED)
+@router.get(
+    "/proofs/consistency",
+    response_model=ConsistencyOut,
+    responses={**S.problems(400, 404, 422), **_CHECKED},
+)
 def consistency(
     ctx: Ctx,
     first: Annotated[int, Query(ge=0)],

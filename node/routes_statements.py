@@ -9,9 +9,10 @@ from fastapi.responses import JSONResponse
 
 from ledger.canonical import parse_json
 from ledger.errors import CivicError, InputError, TooLargeError
+from node import schemas as S
 from node.context import NodeContext, get_ctx
 from node.integrity import write_refusal
-from node.problems import problem
+from node.problems import problem, problem_type
 from node.sequencer import MAX_BATCH, Accepted
 
 __all__ = ["router"]
@@ -25,12 +26,17 @@ def _problem_body(exc: CivicError) -> dict[str, Any]:
     # fields, an unknown type, a bad private part. RFC 9110 calls that unprocessable.
     if type(exc) is InputError:
         return {
-            "type": "about:blank",
+            "type": problem_type(422),
             "title": "Unprocessable statement",
             "status": 422,
             "detail": exc.message,
         }
-    return {"type": "about:blank", "title": exc.title, "status": exc.status, "detail": exc.message}
+    return {
+        "type": problem_type(exc.status),
+        "title": exc.title,
+        "status": exc.status,
+        "detail": exc.message,
+    }
 
 
 def accepted_body(a: Accepted) -> dict[str, Any]:
@@ -54,14 +60,29 @@ def accepted_body(a: Accepted) -> dict[str, Any]:
 @router.post(
     "/statements",
     status_code=201,
+    response_model=S.Receipt,
     responses={
+        200: {"description": "an array, answered item by item", "model": S.BatchResults},
         201: {"description": "accepted, durable and in a checkpoint"},
-        401: {"description": "a signature does not verify"},
-        403: {"description": "the signer lacks the role"},
-        409: {"description": "a rule is broken (replay, stale, conflict)"},
-        413: {"description": "body or array too large"},
-        422: {"description": "malformed or unknown statement type"},
-        503: {"description": "the sequencer holds evidence against its own log: halted"},
+        **S.problems(
+            400,
+            401,
+            403,
+            404,
+            405,
+            409,
+            413,
+            422,
+            503,
+            _400="a proof or a field fails verification",
+            _403="the signer lacks the role",
+            _404="the statement refers to something not in the log",
+            _405="this node is not the sequencer",
+            _409="a rule is broken (replay, stale, conflict)",
+            _413=f"body too large, or an array of more than {MAX_BATCH} envelopes",
+            _422="malformed JSON, JSON over the limits, or an unknown statement type",
+            _503="the sequencer holds evidence against its own log, or was rolled back: halted",
+        ),
     },
     openapi_extra={
         "requestBody": {
@@ -69,11 +90,16 @@ def accepted_body(a: Accepted) -> dict[str, Any]:
             "content": {
                 "application/json": {
                     "schema": {
-                        "description": "One envelope {statement, signatures[, private]} "
-                        f"or an array of up to {MAX_BATCH}",
-                        "oneOf": [
-                            {"type": "object"},
-                            {"type": "array", "items": {"type": "object"}},
+                        "description": "One signed envelope, or an array of 1 to "
+                        f"{MAX_BATCH} envelopes answered item by item",
+                        "anyOf": [
+                            {"$ref": "#/components/schemas/Envelope"},
+                            {
+                                "type": "array",
+                                "items": {"$ref": "#/components/schemas/Envelope"},
+                                "minItems": 1,
+                                "maxItems": MAX_BATCH,
+                            },
                         ],
                     }
                 }

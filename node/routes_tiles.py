@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Path, Response
 
 from ledger.errors import InputError
 from ledger.tiles import parse_tile_path
+from node import schemas as S
 from node.context import NodeContext, get_ctx
 
 __all__ = ["router"]
@@ -22,9 +23,19 @@ VOLATILE = "no-cache"
 # characters. Longer paths are refused before they are parsed, and before an index with
 # thousands of digits is built from them.
 MAX_TILE_PATH = 64
+# C2SP tlog-tiles paths, documented in the OpenAPI only: the route answers any other
+# path with a 400 that says why.
+TILE_PATH = r"^(entries|[0-9]{1,2})/(x[0-9]{3}/)*[0-9]{3}(\.p/[0-9]{1,3})?$"
+TilePath = Annotated[
+    str, Path(json_schema_extra={"pattern": TILE_PATH, "maxLength": MAX_TILE_PATH})
+]
 
 
-@router.get("/checkpoint", response_class=Response)
+@router.get(
+    "/checkpoint",
+    response_class=Response,
+    responses={200: S.text_response("the newest checkpoint, a C2SP signed note")},
+)
 def checkpoint(ctx: Ctx) -> Response:
     """The newest checkpoint: a C2SP signed note (tlog-checkpoint)."""
     return Response(
@@ -34,8 +45,15 @@ def checkpoint(ctx: Ctx) -> Response:
     )
 
 
-@router.get("/tile/{path:path}", response_class=Response)
-def tile(path: str, ctx: Ctx) -> Response:
+@router.get(
+    "/tile/{path:path}",
+    response_class=Response,
+    responses={
+        200: S.bytes_response("a hash tile or an entry bundle"),
+        **S.problems(400, 404, _400="not a tile path", _404="beyond the tree"),
+    },
+)
+def tile(path: TilePath, ctx: Ctx) -> Response:
     """A hash tile ``tile/<L>/<N>[.p/<W>]`` or entry bundle ``tile/entries/<N>[.p/<W>]``."""
     if len(path) > MAX_TILE_PATH:
         raise InputError(f"not a tile path: longer than {MAX_TILE_PATH} characters")

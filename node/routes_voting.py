@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 
 from ledger.c2sp.checkpoint import open_checkpoint
 from ledger.errors import InputError, NotFoundError
 from ledger.witness_policy import quorum_statement
+from node import schemas as S
 from node.context import NodeContext, get_ctx
 from node.query import STRICT_QUERY
 from voting.bundle import build_ballot_bundle
@@ -24,6 +25,9 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/v1", tags=["voting"])
 Ctx = Annotated[NodeContext, Depends(get_ctx)]
+# A ballot id is the index of its ballot.open record. The pattern is documented in the
+# OpenAPI only: the route itself answers any other id with a 400 that says why.
+Bid = Annotated[str, Path(json_schema_extra={"pattern": r"^(0|[1-9][0-9]{0,15})$"})]
 MAX_LIMIT = 1000
 MAX_PROOF_SIZES = 16
 
@@ -54,7 +58,9 @@ def _summary(doc: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-@router.get("/ballots", dependencies=[STRICT_QUERY])
+@router.get(
+    "/ballots", dependencies=[STRICT_QUERY], response_model=S.Ballots, responses=S.problems(422)
+)
 def ballots(
     ctx: Ctx,
     status: Annotated[str | None, Query(pattern="^(open|closed|cancelled)$")] = None,
@@ -66,15 +72,20 @@ def ballots(
     return {"ballots": rows, "total": len(rows)}
 
 
-@router.get("/ballots/{bid}")
-def ballot(bid: str, ctx: Ctx) -> dict[str, Any]:
+@router.get("/ballots/{bid}", response_model=S.Open, responses=S.problems(400, 404))
+def ballot(bid: Bid, ctx: Ctx) -> dict[str, Any]:
     """One ballot: texts, options, times, electorate hash and size, status and result."""
     return _ballot(ctx, bid)
 
 
-@router.get("/ballots/{bid}/votes", dependencies=[STRICT_QUERY])
+@router.get(
+    "/ballots/{bid}/votes",
+    dependencies=[STRICT_QUERY],
+    response_model=S.Votes,
+    responses=S.problems(400, 404, 422),
+)
 def votes(
-    bid: str,
+    bid: Bid,
     ctx: Ctx,
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
@@ -114,8 +125,8 @@ def votes(
     }
 
 
-@router.get("/ballots/{bid}/result")
-def result(bid: str, ctx: Ctx) -> dict[str, Any]:
+@router.get("/ballots/{bid}/result", response_model=S.BallotResult, responses=S.problems(400, 404))
+def result(bid: Bid, ctx: Ctx) -> dict[str, Any]:
     """The recorded result of a closed ballot; the running tally of an open one."""
     doc = _ballot(ctx, bid)
     provisional = provisional_result(ctx.state(), bid)
@@ -130,8 +141,10 @@ def result(bid: str, ctx: Ctx) -> dict[str, Any]:
     }
 
 
-@router.get("/ballots/{bid}/electorate")
-def electorate(bid: str, ctx: Ctx) -> dict[str, Any]:
+@router.get(
+    "/ballots/{bid}/electorate", response_model=S.Electorate, responses=S.problems(400, 404)
+)
+def electorate(bid: Bid, ctx: Ctx) -> dict[str, Any]:
     """The electorate snapshot: sorted key ids, whose SHA-256 of JCS is the ballot's hash."""
     doc = _ballot(ctx, bid)
     keys = ctx.state().peek("electorate", bid, [])
@@ -143,9 +156,13 @@ def electorate(bid: str, ctx: Ctx) -> dict[str, Any]:
     }
 
 
-@router.get("/ballots/{bid}/bundle")
+@router.get(
+    "/ballots/{bid}/bundle",
+    response_model=S.BallotBundle,
+    responses=S.problems(400, 404, 422),
+)
 def bundle(
-    bid: str,
+    bid: Bid,
     ctx: Ctx,
     consistency_from: Annotated[list[int] | None, Query()] = None,
     witnessed: bool = False,

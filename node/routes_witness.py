@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import anyio
 from fastapi import APIRouter, Depends, Request, Response
 
+from ledger.c2sp.witness import SIZE_MEDIA_TYPE
 from ledger.errors import NotFoundError
+from node import schemas as S
 from node.context import NodeContext, get_ctx
 
 __all__ = ["router"]
@@ -18,18 +20,36 @@ Ctx = Annotated[NodeContext, Depends(get_ctx)]
 MAX_BODY = 64 * 1024
 
 
+_ANSWERS: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "cosignature line(s)",
+        "content": {"text/plain": {"schema": {"type": "string"}}},
+    },
+    **S.problems(
+        400,
+        403,
+        404,
+        409,
+        413,
+        422,
+        503,
+        _403="no valid log signature (or evidence held against the log)",
+        _404="unknown log origin, or this node is not a witness",
+        _409="old size is stale (body: the witness's size, text/x.tlog.size), or the roots differ",
+        _413=f"body over {MAX_BODY} bytes (text/plain) or over the node's limit",
+        _422="consistency proof fails, or a record breaks a rule",
+        _503="the witness cannot fetch the log's entries right now",
+    ),
+}
+# C2SP tlog-witness: a stale old size is answered with the witness's size as text.
+_ANSWERS[409]["content"][SIZE_MEDIA_TYPE] = {"schema": {"type": "string"}}
+_ANSWERS[413]["content"]["text/plain"] = {"schema": {"type": "string"}}
+
+
 @router.post(
     "/add-checkpoint",
     response_class=Response,
-    responses={
-        200: {"description": "cosignature line(s)", "content": {"text/plain": {}}},
-        400: {"description": "malformed request"},
-        403: {"description": "no valid log signature (or evidence held against the log)"},
-        404: {"description": "unknown log origin"},
-        409: {"description": "old size is stale (body: text/x.tlog.size) or roots differ"},
-        422: {"description": "consistency proof fails, or a record breaks a rule"},
-        503: {"description": "the witness cannot fetch the log's entries right now"},
-    },
+    responses=_ANSWERS,
     openapi_extra={
         "requestBody": {
             "required": True,

@@ -43,6 +43,7 @@ from ledger.records import format_time
 from ledger.storage import WitnessStorage
 from node.config import WITNESS_KEY_FILE, NodeConfig, save_config
 from node.evidence import EvidenceStore
+from node.problems import problem_type
 
 if TYPE_CHECKING:
     from node.replica import Replica
@@ -67,7 +68,7 @@ class WitnessResponse:
 
 
 def _problem(status: int, title: str, detail: str) -> WitnessResponse:
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    body = {"type": problem_type(status), "title": title, "status": status, "detail": detail}
     return WitnessResponse(status, json.dumps(body).encode(), "application/problem+json")
 
 
