@@ -1,6 +1,6 @@
 """``civic audit``: verify a community's whole log from any nodes, trusting none of them.
 
-:func:`run_audit` runs the steps of issue 7 in order, each a function of its own module
+:func:`run_audit` runs the audit's steps in order, each a function of its own module
 that takes a small frozen context and returns findings (:class:`audits.found.Found`) and
 the value the next step needs:
 

@@ -41,8 +41,7 @@ import ledger
 from audits.fetch import Fetcher
 from audits.verify import node_from_tiles, tile_refs
 from ledger import merkle
-from ledger.c2sp.checkpoint import parse_checkpoint
-from ledger.c2sp.note import parse_note
+from ledger.c2sp.checkpoint import read_checkpoint
 from ledger.errors import InputError, NotFoundError
 from ledger.records import parse_record
 from ledger.tiles import (
@@ -82,7 +81,7 @@ def write_bundle(
     ``read(path)`` gives each object by its tlog-tiles path (``tile/...``). InputError if
     one is missing. The file appears atomically (temporary file, then rename).
     """
-    cp = parse_checkpoint(parse_note(checkpoint).text)
+    cp = read_checkpoint(checkpoint)
     refs = tile_refs(cp.size)
     extras = list(extra_checkpoints)
     doc = {
@@ -135,7 +134,7 @@ class Bundle:
                     f"{path}: format {self.manifest.get('format')!r}, expected {BUNDLE_FORMAT!r}"
                 )
             self.checkpoint: bytes = self._zip.read("checkpoint")
-            self.size: int = parse_checkpoint(parse_note(self.checkpoint).text).size
+            self.size: int = read_checkpoint(self.checkpoint).size
         except (KeyError, ValueError) as exc:
             self._zip.close()
             raise InputError(f"{path} is not a civic-ledger bundle: {exc}") from exc
@@ -283,7 +282,7 @@ def ballot_bundle(b: Bundle, ballot: str, receipt_sizes: Sequence[int] = ()) -> 
     def frontier(ids: Sequence[merkle.NodeId]) -> list[bytes]:
         return b._nodes([(i << lvl, (i + 1) << lvl) for lvl, i in ids])
 
-    cp = parse_checkpoint(parse_note(b.checkpoint).text)
+    cp = read_checkpoint(b.checkpoint)
     return build_ballot_bundle(
         ballot,
         cp.origin,

@@ -16,8 +16,8 @@ from audits.findings import finding
 from audits.found import Collector, Found
 from audits.state_file import AuditState
 from ledger import merkle
-from ledger.c2sp.checkpoint import parse_checkpoint
-from ledger.c2sp.note import NoteVerifier, parse_note, parse_vkey
+from ledger.c2sp.checkpoint import read_checkpoint
+from ledger.c2sp.note import NoteVerifier, parse_vkey
 from ledger.errors import CivicError, InputError, NetworkError, NotFoundError
 from ledger.records import parse_record
 from ledger.tiles import TILE_WIDTH, decode_bundle, tile_path
@@ -139,7 +139,7 @@ def _record_zero(f: Fetcher, notes: tuple[bytes, ...], col: Collector) -> bytes 
     widths = [1]
     for note in notes:
         try:
-            widths.append(min(TILE_WIDTH, parse_checkpoint(parse_note(note).text).size))
+            widths.append(min(TILE_WIDTH, read_checkpoint(note).size))
         except InputError:
             continue
     for width in dict.fromkeys(w for w in widths if w > 0):

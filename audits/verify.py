@@ -4,7 +4,7 @@ Nothing here touches a socket, a file or a clock: everything takes bytes and val
 returns values (findings for what is wrong), so the same functions run in the process pool,
 in the tests on hand-made inputs, and offline on a bundle.
 
-Per entry (:func:`check_entry`), following DESIGN.md "The two objects":
+Per entry (:func:`check_entry`), following docs/design.md "The two objects":
 
 1. the entry is a record: RFC 8785 canonical JSON with exactly index, prev, time, envelope
    (``ledger.records.parse_record``);
@@ -75,8 +75,8 @@ _STATEMENT_AT = b',"statement":'
 _ENVELOPE_END = b'},"index":'
 _HASH = merkle.HASH_SIZE
 _MAX_CACHED_KEYS = 1 << 16
-_RECORD_RULE = "record format (DESIGN.md: canonical JCS of index, prev, time, envelope)"
-_ENVELOPE_RULE = "envelope format (DESIGN.md)"
+_RECORD_RULE = "record format (docs/design.md: canonical JCS of index, prev, time, envelope)"
+_ENVELOPE_RULE = "envelope format (docs/design.md)"
 _SIGNATURE_RULE = "Ed25519 signature over DOMAIN || JCS(statement)"
 
 

@@ -1,4 +1,4 @@
-"""Funds benchmark (issue 5): N transactions through the sequencer, then report and export.
+"""Funds benchmark: N transactions through the sequencer, then report and export.
 
 In-process: a real node data folder (SQLite, durable group commits) and its sequencer,
 fed pre-signed envelopes in batches of 1000 through ``Sequencer.submit`` — the same code

@@ -1,4 +1,4 @@
-"""Log benchmark (issue 2): appends and proofs on SQLite, against pymerkle's SqliteTree.
+"""Log benchmark: appends and proofs on SQLite, against pymerkle's SqliteTree.
 
 Both run in this process on the same machine, on the same entries, each with a durable
 SQLite commit per batch. Prints entries/s for batches of 1, 100 and 1000, and median and

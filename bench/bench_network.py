@@ -1,4 +1,4 @@
-"""Network benchmark (issue 6): witnesses and a mirror, as real processes on 127.0.0.1.
+"""Network benchmark: witnesses and a mirror, as real processes on 127.0.0.1.
 
 Two figures, medians over several runs:
 

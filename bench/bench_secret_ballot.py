@@ -1,4 +1,4 @@
-"""Secret-ballot benchmark skeleton (issue 11): ballot building and verification in
+"""Secret-ballot benchmark skeleton: ballot building and verification in
 Belenios' format, ours against the real ``belenios-tool`` on the same export.
 
 Builds one election (3 trustees, threshold 2; a yes/no, a single-choice and an approval

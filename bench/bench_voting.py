@@ -1,4 +1,4 @@
-"""Voting benchmark (issue 4): a ballot with N eligible residents, all voting over HTTP.
+"""Voting benchmark: a ballot with N eligible residents, all voting over HTTP.
 
 A real node process (``node.launcher.start_node``) on a community made with
 ``init_community``; N residents enrolled in arrays of 1000 per POST; one yes/no ballot;

@@ -17,8 +17,8 @@ from client.http import NodeClient
 from client.receipts import fetch_ballot_bundle
 from client.submit import submit_statement
 from ledger import merkle
-from ledger.c2sp.checkpoint import Checkpoint, open_checkpoint, parse_checkpoint
-from ledger.c2sp.note import NoteVerifier, parse_note, parse_vkey
+from ledger.c2sp.checkpoint import Checkpoint, open_checkpoint, read_checkpoint
+from ledger.c2sp.note import NoteVerifier, parse_vkey
 from ledger.errors import InputError, IntegrityError
 from ledger.records import format_time, parse_record
 from ledger.state import State, replay
@@ -391,7 +391,7 @@ def bundle(
     sizes = []
     for r in receipt:
         proof, _, _ = read_receipt(r.read_bytes())
-        sizes.append(parse_checkpoint(parse_note(proof.checkpoint).text).size)
+        sizes.append(read_checkpoint(proof.checkpoint).size)
     with client(node) as c:
         verifier, _ = resolve_log_key(c, log_key)
         b = fetch_ballot_bundle(c, ballot, sizes)

@@ -17,8 +17,8 @@ from cli.common import KEY_OPTION, NODE_OPTION, client, load_key
 from cli.output import EXIT_EVIDENCE, emit_json
 from client.receipts import gather_receipt_inputs
 from client.submit import submit_statement
-from ledger.c2sp.checkpoint import parse_checkpoint
-from ledger.c2sp.note import parse_note, parse_vkey
+from ledger.c2sp.checkpoint import read_checkpoint
+from ledger.c2sp.note import parse_vkey
 from ledger.errors import CivicError, InputError
 from voting.evidence import LogView, parse_bundle
 from voting.receipts import ReceiptReport, build_receipt, read_receipt, verify_receipt
@@ -88,7 +88,7 @@ def cast(
 
 
 def _size_of(note: bytes) -> int:
-    return parse_checkpoint(parse_note(note).text).size
+    return read_checkpoint(note).size
 
 
 def _print_report(report: ReceiptReport, header: list[str]) -> None:

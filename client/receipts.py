@@ -15,8 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from client.http import NodeClient
-from ledger.c2sp.checkpoint import parse_checkpoint
-from ledger.c2sp.note import parse_note
+from ledger.c2sp.checkpoint import read_checkpoint
 from ledger.errors import CivicError
 from voting.evidence import BallotBundle, LogView, parse_bundle
 
@@ -44,7 +43,7 @@ def fetch_ballot_bundle(
 
 
 def _size_of(note: bytes) -> int:
-    return parse_checkpoint(parse_note(note).text).size
+    return read_checkpoint(note).size
 
 
 def _views(

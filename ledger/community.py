@@ -57,7 +57,7 @@ _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
 def commitment(value: str, salt: bytes) -> str:
-    """A salted hash committing to personal data (DESIGN.md, Privacy): hex SHA-256."""
+    """A salted hash committing to personal data (docs/design.md, Privacy): hex SHA-256."""
     doc = {"salt": b64encode(salt).decode(), "value": value}
     return hashlib.sha256(COMMITMENT_DOMAIN + canonical_json(doc)).hexdigest()
 

@@ -1,6 +1,6 @@
 """Evidence against a log's sequencer, in a form anyone can check: pure, no I/O.
 
-DESIGN.md, Trust model: two validly signed checkpoints that cannot both be true are
+docs/design.md, Trust model: two validly signed checkpoints that cannot both be true are
 evidence of equivocation; an invalid record found in a log is evidence too. Kinds:
 
 ``equivocation``

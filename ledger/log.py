@@ -124,7 +124,7 @@ class Log:
     def append_records(
         self, envelopes: Sequence[dict[str, Any]], now: datetime | None = None
     ) -> AppendResult:
-        """Append JSON records (DESIGN.md) around ``envelopes``, chained by ``prev``."""
+        """Append JSON records (docs/design.md) around ``envelopes``, chained by ``prev``."""
         with self.lock:
             when = format_time(now or datetime.now(UTC))
             prev = self.head

@@ -1,6 +1,6 @@
 """The community's witness policy, derived from genesis, stated as a C2SP tlog-policy.
 
-DESIGN.md, Trust model: a checkpoint is trusted when it carries the log signature and at
+docs/design.md, Trust model: a checkpoint is trusted when it carries the log signature and at
 least the genesis quorum of valid witness cosignatures. Genesis (and later
 ``witnesses.set`` statements) name the witnesses as ``{name, vkey, url}`` with a quorum
 ``k``; :func:`policy_from_genesis` states the same thing as a tlog-policy so that tools

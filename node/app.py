@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 
 import ledger
 from node import (
@@ -26,9 +27,11 @@ from node.freshness import FreshnessMiddleware
 from node.limits import BodyLimit, JsonLimits
 from node.problems import install_problem_handlers
 
-__all__ = ["MAX_BODY", "create_app"]
+__all__ = ["MAX_BODY", "WEB_DIR", "create_app"]
 
 MAX_BODY = 8 * 1024 * 1024
+# The community's web page (static files shipped in the package, no build step).
+WEB_DIR = Path(__file__).parent / "web"
 
 
 def create_app(data_dir: Path) -> FastAPI:
@@ -96,5 +99,14 @@ def create_app(data_dir: Path) -> FastAPI:
     # POST /v1/documents stores its body as given, whatever its media type.
     app.add_middleware(FreshnessMiddleware)
     app.add_middleware(JsonLimits, raw_paths=("/v1/documents",))
+
+    # The page at "/" and its files under "/web/": no API route is shadowed, and an unknown
+    # API path still gets the API's problem+json 404.
+    @app.get("/", include_in_schema=False)
+    def index() -> FileResponse:
+        return FileResponse(WEB_DIR / "index.html", headers={"Cache-Control": "no-cache"})
+
+    app.mount("/web", StaticFiles(directory=WEB_DIR), name="web")
+
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY)
     return app

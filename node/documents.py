@@ -1,6 +1,6 @@
 """The node's content-addressed document store: invoices, receipts, contracts, minutes.
 
-DESIGN.md, Privacy: documents live off the log, keyed by SHA-256; the log holds only the
+docs/design.md, Privacy: documents live off the log, keyed by SHA-256; the log holds only the
 hash, size, media type and public flag (``funds.document.publish``). Layout in the data
 folder::
 

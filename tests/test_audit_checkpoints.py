@@ -24,7 +24,7 @@ from ledger import merkle
 from ledger.c2sp.checkpoint import Checkpoint, sign_checkpoint
 from ledger.c2sp.note import NoteSigner, signer_from_seed
 from node.config import load_log_key
-from tests.test_audit_support import make_community
+from tests.support.audit import make_community
 
 LEAVES = [merkle.leaf_hash(b"record %d" % i) for i in range(8)]
 

@@ -27,7 +27,7 @@ from ledger.statements import make_statement, sign_envelope
 from node.config import load_config, load_log_key
 from node.launcher import NodeProcess, free_port, start_node
 from tests.factory import key
-from tests.test_audit_support import (
+from tests.support.audit import (
     CHAIR,
     COMMITTEE,
     ORIGIN,

@@ -21,7 +21,7 @@ from ledger.errors import NetworkError
 from ledger.tiles import decode_bundle, encode_bundle
 from node.config import load_log_key
 from tests.factory import key
-from tests.test_audit_support import enrol_env, log_objects, make_community, submit
+from tests.support.audit import enrol_env, log_objects, make_community, submit
 
 RESIDENTS = 600  # 601 records: two full entry bundles and a partial one
 

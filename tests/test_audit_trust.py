@@ -16,7 +16,7 @@ from ledger import merkle
 from ledger.c2sp.note import parse_vkey, signer_from_seed
 from ledger.errors import InputError
 from ledger.tiles import decode_bundle, encode_bundle
-from tests.test_audit_support import log_objects, make_community
+from tests.support.audit import log_objects, make_community
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from ledger import merkle
 from ledger.state import State
 from rules import community_rules
 from tests.factory import Community
-from tests.test_funds_support import Funds
+from tests.support.funds import Funds
 from tests.test_voting_rules import Ballot, yes_no
 
 

@@ -1,4 +1,4 @@
-"""Hostile input and hostile clients against a real node process on 127.0.0.1 (issue 10, 10-13).
+"""Hostile input and hostile clients against a real node process on 127.0.0.1.
 
 Deep JSON, huge integers and absurd tile paths get a precise 4xx, never a 500, and the
 keep-alive connection stays usable; an oversized body gets its 413 even from a client that

@@ -27,7 +27,7 @@ from ledger.c2sp.note import (
     signer_from_seed,
 )
 from ledger.errors import InputError, SignatureError
-from tests.c2sp_vectors import (
+from tests.support.c2sp_vectors import (
     ALICE,
     BOB,
     EMPTY_ROOT,

@@ -14,7 +14,7 @@ from ledger.c2sp.checkpoint import Checkpoint
 from ledger.c2sp.cosignature import parse_cosigner_private_key, parse_cosigner_vkey
 from ledger.c2sp.note import NoteSignature, format_note, key_hash, parse_note
 from ledger.errors import InputError
-from tests.c2sp_vectors import (
+from tests.support.c2sp_vectors import (
     ALICE,
     DASH,
     LOG_SKEY,

@@ -35,7 +35,7 @@ from ledger.c2sp.note import (
     verify_note,
 )
 from ledger.errors import CivicError, InputError, SignatureError, TooLargeError
-from tests.c2sp_vectors import (
+from tests.support.c2sp_vectors import (
     ALICE,
     BOB,
     DASH,

@@ -19,7 +19,7 @@ from ledger.c2sp.policy import (
 )
 from ledger.c2sp.trust import INVALID, MISSING, VALID, check_trust, trusted_checkpoint
 from ledger.errors import InputError, SignatureError
-from tests.c2sp_vectors import (
+from tests.support.c2sp_vectors import (
     ALICE,
     LOG,
     LOG_VKEY,

@@ -10,7 +10,7 @@ from ledger.c2sp.checkpoint import Checkpoint, sign_checkpoint
 from ledger.c2sp.note import parse_note
 from ledger.c2sp.proof import TlogProof, format_tlog_proof, parse_tlog_proof
 from ledger.errors import InputError
-from tests.c2sp_vectors import LOG, PROOF_EXAMPLE, ROOT, b64, roots, sig_line, sizes
+from tests.support.c2sp_vectors import LOG, PROOF_EXAMPLE, ROOT, b64, roots, sig_line, sizes
 
 
 def test_tlog_proof_spec_example() -> None:

@@ -10,7 +10,7 @@ from ledger.c2sp.checkpoint import Checkpoint, sign_checkpoint
 from ledger.c2sp.note import parse_signature_lines, signer_from_seed
 from ledger.c2sp.witness import format_add_checkpoint, parse_add_checkpoint
 from ledger.errors import InputError
-from tests.c2sp_vectors import DASH
+from tests.support.c2sp_vectors import DASH
 
 
 def test_witness_response_example_parses() -> None:

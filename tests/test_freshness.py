@@ -19,8 +19,8 @@ from node.context import open_context
 from node.freshness import WATERMARK_FILE, Freshness
 from node.launcher import NodeProcess, free_port, start_node
 from node.mirror import init_mirror
-from tests.test_audit_support import ORIGIN as AUDIT_ORIGIN
-from tests.test_audit_support import make_community
+from tests.support.audit import ORIGIN as AUDIT_ORIGIN
+from tests.support.audit import make_community
 from tests.test_network import CHAIR, ORIGIN, enrol_env, wait_for
 
 FAST = ["--gossip-interval", "0.2"]

@@ -18,7 +18,7 @@ from ledger.errors import CivicError
 from ledger.records import parse_record
 from ledger.state import State, replay
 from rules import community_rules
-from tests.test_funds_support import Funds
+from tests.support.funds import Funds
 
 VALID = st.integers(1, 200_000)
 AMOUNTS = st.one_of(

@@ -21,7 +21,7 @@ from ledger.records import parse_record
 from ledger.state import State, replay
 from rules import community_rules
 from tests.factory import key
-from tests.test_funds_support import PERIOD, Funds
+from tests.support.funds import PERIOD, Funds
 
 UNPUBLISHED = "ab" * 32
 

@@ -1,4 +1,4 @@
-"""Nodes that cross-verify, as real processes on 127.0.0.1 (issue 6).
+"""Nodes that cross-verify, as real processes on 127.0.0.1.
 
 Each test builds a community whose genesis names three witnesses (quorum 2), starts the
 sequencer, the witnesses and (mostly) a mirror as child processes on free ports, with

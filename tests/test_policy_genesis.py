@@ -8,7 +8,7 @@ from ledger.c2sp.checkpoint import Checkpoint, sign_checkpoint
 from ledger.c2sp.cosignature import CosignatureSigner, cosigner_from_seed
 from ledger.c2sp.note import add_signatures, generate_signer
 from ledger.c2sp.trust import check_trust
-from ledger.errors import CivicError, SignatureError
+from ledger.errors import InputError, SignatureError
 from ledger.witness_policy import genesis_policy
 from tests.factory import Community
 
@@ -40,5 +40,5 @@ def test_record_0_must_match_the_pinned_key() -> None:
     with pytest.raises(SignatureError, match="another log key"):
         genesis_policy(com.records[0], generate_signer(com.origin).verifier())
     com.enrol("a")
-    with pytest.raises(CivicError):
+    with pytest.raises(InputError, match="genesis is record 0"):
         genesis_policy(com.records[1], com.log_signer.verifier())

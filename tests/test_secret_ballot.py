@@ -9,7 +9,7 @@ from dataclasses import replace
 import pytest
 
 from ledger.errors import InputError, IntegrityError, ProofError
-from tests.secret_support import GROUP, QUESTIONS, secret_election
+from tests.support.secret import GROUP, QUESTIONS, secret_election
 from voting.secret.archive import archive_bytes, read_archive
 from voting.secret.ballot import (
     Ballot,

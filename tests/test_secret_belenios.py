@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ledger.errors import ProofError
-from tests.secret_support import (
+from tests.support.secret import (
     GROUP,
     expected_result,
     export,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ledger.errors import InputError, ProofError
-from tests.secret_support import GROUP, expected_result, export, run_belenios, secret_election
+from tests.support.secret import GROUP, expected_result, export, run_belenios, secret_election
 from voting.secret.archive import PublicData, credentials_json
 from voting.secret.ballot import build_ballot, parse_ballot
 from voting.secret.election import make_election, question_for_kind

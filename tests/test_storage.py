@@ -28,6 +28,7 @@ from ledger.storage import (
     Storage,
     WitnessStorage,
 )
+from rules import community_rules
 
 ROOT = Path(__file__).parent.parent
 PACKAGES = ("ledger", "voting", "funds", "node", "audits", "cli")
@@ -161,7 +162,7 @@ def _batch(first: int, data: list[bytes], frontier: merkle.CompactRange) -> Batc
 
 def test_log_tables_and_state_on_both_engines(db_url: str, make_store: MakeStore) -> None:
     s = make_store(db_url)
-    assert (s.size(), s.latest_checkpoint(), s.read_state().size) == (0, None, 0)
+    assert (s.size(), s.latest_checkpoint(), s.read_state(community_rules()).size) == (0, None, 0)
     fr = merkle.CompactRange()
     data = [b"e%d" % i for i in range(5)]
     b = _batch(0, data, fr)
@@ -186,7 +187,7 @@ def test_log_tables_and_state_on_both_engines(db_url: str, make_store: MakeStore
     assert s.checkpoint_at(4) is None
     s.add_checkpoint(3, b"note 3")
     assert s.checkpoint_at(3) == b"note 3" and s.latest_checkpoint() == (5, b"note 5")
-    st = s.read_state()
+    st = s.read_state(community_rules())
     assert (st.size, st.head, st.peek("member", "r1"), st.peek("member", "gone")) == (
         5,
         "ab" * 32,
@@ -194,7 +195,7 @@ def test_log_tables_and_state_on_both_engines(db_url: str, make_store: MakeStore
         None,
     )
     s.write_state(StateChange([("member", "r1", None), ("x", "y", [1])], 5, "ab" * 32))
-    st = s.read_state()
+    st = s.read_state(community_rules())
     assert st.peek("member", "r1") is None and st.peek("x", "y") == [1]
     assert [o.to_json() for o in s.openings_of("r1")] == [opening.to_json()]
     assert s.subject_of_opening("member.enrol", "flat 3") == "r1"
@@ -213,7 +214,11 @@ def test_a_failing_batch_writes_nothing(db_url: str, make_store: MakeStore) -> N
     # The same commitment again violates the private store's key: the whole batch goes.
     with pytest.raises(StorageError, match="append of 2 entries at 1 failed"):
         s.append_batch(Batch(second.entries, second.nodes, second.checkpoint, change, [opening]))
-    assert (s.size(), s.latest_checkpoint(), s.read_state().size) == (1, (1, b"note 1"), 0)
+    assert (s.size(), s.latest_checkpoint(), s.read_state(community_rules()).size) == (
+        1,
+        (1, b"note 1"),
+        0,
+    )
     assert s.read_nodes([(1, 0)]) == {}
 
 

@@ -15,7 +15,7 @@
 The spec leaves ``extra`` to the application ("opaque extra data"); putting the record there
 keeps the receipt one self-contained file that any tlog-proof parser reads, and the leaf
 hash it proves is SHA-256(0x00 || extra) (RFC 9162 §2.1.1). A record is at most 65,535
-bytes (DESIGN.md), so the line stays reasonable. Nothing is kept beside the file.
+bytes (docs/design.md), so the line stays reasonable. Nothing is kept beside the file.
 
 **Verification** (:func:`verify_receipt`) returns a :class:`ReceiptReport` listing each
 numbered step as passed, failed or skipped (STYLE.md item 6); its inputs are plain values —

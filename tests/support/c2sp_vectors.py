@@ -21,7 +21,7 @@ from ledger.c2sp.note import (
 )
 from ledger.c2sp.policy import Policy, PolicyGroup, PolicyLog, PolicyWitness
 
-VECTORS = Path(__file__).parent / "vectors"
+VECTORS = Path(__file__).parent.parent / "vectors"
 
 
 TESSERA = VECTORS / "tessera-log"
