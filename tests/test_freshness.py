@@ -80,7 +80,11 @@ def test_a_frozen_mirror_says_it_is_behind_in_healthz_and_in_every_answer(
         ahead = submit(http, seq, 20, "b")
         r = wait_for(
             "the mirror to say it is behind",
-            lambda: (r := http.get(mirror.url + "/healthz")).status_code == 503 and r,
+            lambda: (
+                (r := http.get(mirror.url + "/healthz")).status_code == 503
+                and r.json()["freshness"]["lag"] == 20
+                and r
+            ),
         )
         body = r.json()
         assert body["ok"] is False and body["size"] == size
