@@ -57,8 +57,8 @@ from ledger.tiles import (
     tile_path,
     tile_width,
 )
+from voting.ballot_records import BallotBundle
 from voting.bundle import build_ballot_bundle
-from voting.evidence import BallotBundle
 
 __all__ = ["BUNDLE_FORMAT", "MANIFEST", "Bundle", "BundleFetcher", "write_bundle"]
 

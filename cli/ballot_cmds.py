@@ -25,7 +25,7 @@ from ledger.records import format_time, parse_record
 from ledger.state import State, replay
 from ledger.tiles import TILE_WIDTH, decode_bundle, tile_path
 from rules import community_rules
-from voting.evidence import format_bundle, tally_bundle
+from voting.ballot_records import format_bundle, tally_bundle
 from voting.receipts import read_receipt
 from voting.rules import provisional_result
 from voting.spec import DEFAULT_PASSING, KINDS

@@ -25,7 +25,7 @@ from ledger.c2sp.checkpoint import read_checkpoint
 from ledger.c2sp.note import parse_vkey
 from ledger.c2sp.policy import Policy, parse_policy
 from ledger.errors import CivicError, InputError, NetworkError, NotFoundError
-from voting.evidence import LogView, parse_bundle, proven_genesis
+from voting.ballot_records import LogView, parse_bundle, proven_genesis
 from voting.receipts import ReceiptReport, read_receipt, verify_receipt
 from voting.secret import ballot_tracker
 

@@ -29,7 +29,7 @@ from ledger.c2sp.proof import parse_tlog_proof
 from ledger.c2sp.trust import check_trust
 from ledger.errors import CivicError, NetworkError, NotFoundError, ProofError
 from ledger.witness_policy import genesis_policy
-from voting.evidence import BallotBundle, LogView, parse_bundle
+from voting.ballot_records import BallotBundle, LogView, parse_bundle
 from voting.receipts import (
     OriginalAnswer,
     build_receipt,

@@ -17,8 +17,8 @@ from ledger.witness_policy import quorum_statement
 from node import schemas as S
 from node.context import NodeContext, get_ctx
 from node.query import STRICT_QUERY
+from voting.ballot_records import bundle_json
 from voting.bundle import build_ballot_bundle
-from voting.evidence import bundle_json
 from voting.rules import BALLOT_ID, provisional_result
 
 __all__ = ["router"]
@@ -169,7 +169,7 @@ def bundle(
 ) -> dict[str, Any]:
     """A ``civic-ledger/ballot-bundle@v1``: the ballot's records proven against the current
     checkpoint (with ``witnessed=true``: the newest one with the witness quorum), with
-    consistency proofs from each ``consistency_from`` size (see :mod:`voting.evidence`).
+    consistency proofs from each ``consistency_from`` size (see :mod:`voting.ballot_records`).
     ``witness_quorum`` says whether that checkpoint carries the quorum."""
     doc = _ballot(ctx, bid)
     log = ctx.log

@@ -20,7 +20,7 @@ from ledger.statements import make_statement, sign_envelope
 from node.app import create_app
 from node.bootstrap import init_community
 from tests.factory import key
-from voting.evidence import parse_bundle, tally_bundle
+from voting.ballot_records import parse_bundle, tally_bundle
 from voting.receipts import build_receipt, verify_receipt
 
 ORIGIN = "civic.example/vote-garden"

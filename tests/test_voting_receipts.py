@@ -31,8 +31,7 @@ from ledger.records import build_record, format_time, parse_record
 from ledger.statements import parse_envelope
 from ledger.witness_policy import policy_from_genesis
 from tests.factory import ORIGIN, Community
-from voting.bundle import build_ballot_bundle
-from voting.evidence import (
+from voting.ballot_records import (
     BallotBundle,
     LogView,
     format_bundle,
@@ -40,6 +39,7 @@ from voting.evidence import (
     proven_genesis,
     tally_bundle,
 )
+from voting.bundle import build_ballot_bundle
 from voting.receipts import (
     OriginalAnswer,
     ReceiptReport,

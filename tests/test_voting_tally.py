@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from ledger.records import parse_record
 from tests.factory import Community, key
-from voting.evidence import scan_ballot
+from voting.ballot_records import scan_ballot
 from voting.rules import compute_result
 from voting.spec import BallotSpec, Choice, Quorum, check_choice
 from voting.tally import VoteEvent, electorate_hash, last_votes, tally

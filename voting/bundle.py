@@ -1,7 +1,7 @@
 """Assembling a ballot bundle (``civic-ledger/ballot-bundle@v1``) from plain values. Pure.
 
 The node's ``GET /v1/ballots/{id}/bundle`` and the offline log bundle
-(``audits/bundle.py``) both build a :class:`~voting.evidence.BallotBundle` here, so its
+(``audits/bundle.py``) both build a :class:`~voting.ballot_records.BallotBundle` here, so its
 range, frontier and proofs are chosen one way. The caller hands over what it holds: the
 checkpoint (and its size), and three readers over the tree at that size — entries, node
 hashes and RFC 9162 consistency proofs — from a database or from tiles.
@@ -14,7 +14,7 @@ from typing import Any
 
 from ledger import merkle
 from ledger.errors import NotFoundError
-from voting.evidence import BallotBundle
+from voting.ballot_records import BallotBundle
 
 __all__ = ["ballot_range", "build_ballot_bundle"]
 
@@ -56,7 +56,7 @@ def build_ballot_bundle(
     ``entries(lo, hi)`` gives records [lo, hi); ``nodes(ids)`` the hashes of RFC 9162
     subtrees (level, index); ``consistency(m, n)`` the RFC 9162 §2.1.4 proof from m to n.
     The bundle carries the frontier of the tree of size ``first`` (its ``root_ranges``,
-    voting.evidence's range proof step 1), the proof from the range's end and from each of
+    voting.ballot_records's range proof step 1), the proof from the range's end and from each of
     ``proof_sizes`` (a receipt's checkpoint size) to ``size``, and the node's claims
     (``ballot_doc``, ``electorate``) if given, and record 0 with its inclusion proof, so a
     receipt can be checked offline under genesis's witness policy. ``witness_quorum`` is

@@ -31,8 +31,8 @@ consistency proof from it to the receipt's checkpoint, so the first answer stays
 **Verification** (:func:`verify_receipt`) returns a :class:`ReceiptReport` listing each
 numbered step as passed, failed or skipped (STYLE.md item 6); its inputs are plain values —
 the receipt bytes, the log's verifier key, the current checkpoints of one or more nodes
-(:class:`~voting.evidence.LogView`) and the ballot's records
-(:class:`~voting.evidence.BallotBundle`) — so the CLI can fetch them online, or read them
+(:class:`~voting.ballot_records.LogView`) and the ballot's records
+(:class:`~voting.ballot_records.BallotBundle`) — so the CLI can fetch them online, or read them
 from a saved bundle, and the same code decides. The steps:
 
 1. receipt — the file is a tlog-proof with the record bytes in its ``extra`` line;
@@ -85,7 +85,7 @@ from ledger.errors import CivicError, InputError, ProofError, VerificationError
 from ledger.records import Record, parse_record
 from ledger.statements import Envelope, parse_envelope
 from ledger.witness_policy import genesis_policy
-from voting.evidence import BallotBundle, BallotHistory, LogView, scan_ballot, verify_range
+from voting.ballot_records import BallotBundle, BallotHistory, LogView, scan_ballot, verify_range
 from voting.tally import describe_difference, electorate_hash
 
 __all__ = [
