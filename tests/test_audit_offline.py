@@ -17,7 +17,7 @@ from audits.state_file import load_state_file
 from ledger import merkle
 from ledger.c2sp.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
 from ledger.c2sp.note import parse_vkey, signer_from_seed
-from ledger.errors import NetworkError
+from ledger.errors import InputError, NetworkError
 from ledger.tiles import decode_bundle, encode_bundle
 from node.config import load_log_key
 from tests.factory import key
@@ -165,9 +165,10 @@ def test_older_checkpoints_must_be_the_same_tree(
 
 def test_trust_root_pins(objects: dict[str, bytes]) -> None:
     mem = MemoryFetcher("mem", objects, offline=True)
-    wrong = audit(mem, genesis="ab" * 32)
-    assert wrong.verdict == "evidence"
-    assert codes(wrong) == ["trust.genesis_mismatch", "audit.stopped"]
+    # A pinned genesis that no source's record 0 matches is a mistyped pin (issue 10,
+    # item 18): a usage error, not evidence against the source.
+    with pytest.raises(InputError, match="the genesis hash you gave matches no log"):
+        audit(mem, genesis="ab" * 32)
     stranger = signer_from_seed(parse_vkey(_vkey(objects)).name, bytes(32)).verifier().vkey()
     bad_vkey = audit(mem, vkey=stranger)
     assert bad_vkey.verdict == "evidence"
