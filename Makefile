@@ -27,12 +27,17 @@ venv: $(VENV)/.installed
 demo: $(VENV)/.installed
 	$(BIN)/civic demo --data $(DATA) --port $(PORT) --records $(RECORDS)
 
-# Debian's PostgreSQL server for the storage tests and Debian's chromium for the browser
-# tests (each installed once, if absent; Playwright never downloads a browser).
+# Debian's PostgreSQL server for the storage tests, Debian's belenios-tool (the
+# independent Belenios implementation the secret-ballot tests run) and Debian's chromium
+# for the browser tests (Playwright never downloads a browser), each installed once if absent.
 test-deps:
 	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
 		echo "installing Debian's postgresql server"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	fi
+	@if ! command -v belenios-tool >/dev/null 2>&1; then \
+		echo "installing Debian's belenios-tool"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq belenios-tool >/dev/null; \
 	fi
 	@if ! command -v chromium >/dev/null 2>&1; then \
 		echo "installing Debian's chromium (and a CJK font for the zh screenshots)"; \

@@ -41,8 +41,8 @@ import ledger
 from audits.fetch import Fetcher
 from audits.verify import node_from_tiles, tile_refs
 from ledger import merkle
+from ledger.c2sp.checkpoint import read_checkpoint
 from ledger.errors import InputError, NotFoundError
-from ledger.notes import parse_checkpoint, parse_note
 from ledger.records import parse_record
 from ledger.tiles import (
     TILE_WIDTH,
@@ -52,6 +52,7 @@ from ledger.tiles import (
     tile_path,
     tile_width,
 )
+from voting.bundle import build_ballot_bundle
 from voting.evidence import BallotBundle
 
 __all__ = ["BUNDLE_FORMAT", "MANIFEST", "Bundle", "BundleFetcher", "write_bundle"]
@@ -80,7 +81,7 @@ def write_bundle(
     ``read(path)`` gives each object by its tlog-tiles path (``tile/...``). InputError if
     one is missing. The file appears atomically (temporary file, then rename).
     """
-    cp = parse_checkpoint(parse_note(checkpoint).text)
+    cp = read_checkpoint(checkpoint)
     refs = tile_refs(cp.size)
     extras = list(extra_checkpoints)
     doc = {
@@ -133,7 +134,7 @@ class Bundle:
                     f"{path}: format {self.manifest.get('format')!r}, expected {BUNDLE_FORMAT!r}"
                 )
             self.checkpoint: bytes = self._zip.read("checkpoint")
-            self.size: int = parse_checkpoint(parse_note(self.checkpoint).text).size
+            self.size: int = read_checkpoint(self.checkpoint).size
         except (KeyError, ValueError) as exc:
             self._zip.close()
             raise InputError(f"{path} is not a civic-ledger bundle: {exc}") from exc
@@ -266,29 +267,32 @@ def ballot_bundle(b: Bundle, ballot: str, receipt_sizes: Sequence[int] = ()) -> 
     """
     if not ballot.isdigit() or not 0 <= int(ballot) < b.size:
         raise NotFoundError(f"ballot {ballot} is not among the bundle's {b.size} records")
-    first = int(ballot)
-    end = b.size
+    closed_at: int | None = None
     published: dict[str, Any] | None = None
-    for index in range(first + 1, b.size):
+    for index in range(int(ballot) + 1, b.size):
         st = parse_record(b.entry(index)).envelope.get("statement", {})
         if st.get("type") in ("ballot.close", "ballot.cancel") and (
             st.get("body", {}).get("ballot") == ballot
         ):
-            end = index + 1
+            closed_at = index
             # With no node to ask, what is published is what the log's close record says.
             published = {"id": ballot, "result": st["body"].get("result")}
             break
-    ranges = [(i << lvl, (i + 1) << lvl) for lvl, i in merkle.root_ranges(first)]
-    sizes = {end, *(s for s in receipt_sizes if s > 0)}
-    cp = parse_checkpoint(parse_note(b.checkpoint).text)
-    return BallotBundle(
-        ballot=ballot,
-        origin=cp.origin,
-        log_vkey=str(b.manifest.get("log_vkey", "")),
-        checkpoint=b.checkpoint,
-        first=first,
-        entries=tuple(b.entry(i) for i in range(first, end)),
-        frontier=tuple(b._nodes(ranges)),
-        consistency={s: tuple(b.consistency_proof(s, b.size)) for s in sizes if s < b.size},
+
+    def frontier(ids: Sequence[merkle.NodeId]) -> list[bytes]:
+        return b._nodes([(i << lvl, (i + 1) << lvl) for lvl, i in ids])
+
+    cp = read_checkpoint(b.checkpoint)
+    return build_ballot_bundle(
+        ballot,
+        cp.origin,
+        str(b.manifest.get("log_vkey", "")),
+        b.checkpoint,
+        b.size,
+        closed_at,
+        entries=lambda lo, hi: [b.entry(i) for i in range(lo, hi)],
+        nodes=frontier,
+        consistency=b.consistency_proof,
+        proof_sizes=receipt_sizes,
         ballot_doc=published,
     )

@@ -28,9 +28,9 @@ from typing import Any
 
 import httpx
 
+from client.http import NodeClient
 from ledger.canonical import parse_json
 from ledger.errors import CivicError, InputError, NetworkError, NotFoundError
-from node.client import NodeClient
 
 __all__ = ["DirStore", "Fetcher", "HttpFetcher", "LocalStore", "MemoryFetcher", "MemoryStore"]
 
@@ -79,7 +79,7 @@ class Fetcher(ABC):
 
 
 class HttpFetcher(Fetcher):
-    """A node over HTTP, through :class:`node.client.NodeClient`."""
+    """A node over HTTP, through :class:`client.http.NodeClient`."""
 
     def __init__(self, url: str, timeout: float = 30.0, connections: int = 8) -> None:
         self.name = url.rstrip("/")

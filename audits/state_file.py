@@ -24,10 +24,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from audits.verify import fresh_state
 from ledger import merkle
+from ledger.c2sp.checkpoint import read_checkpoint
 from ledger.errors import InputError
 from ledger.files import write_atomic
-from ledger.notes import parse_checkpoint, parse_note
 from ledger.state import State
 
 __all__ = ["STATE_FORMAT", "AuditState", "load_state_file", "save_state_file"]
@@ -86,7 +87,7 @@ def load_state_file(path: Path) -> AuditState | None:
         doc = json.loads(raw)
         if doc.get("format") != STATE_FORMAT:
             raise InputError(f"{path} is not an audit state file ({STATE_FORMAT})")
-        state = State()
+        state = fresh_state()
         for ns, rows in doc["state"]["rows"].items():
             for key, value in rows.items():
                 state.load_row(ns, key, value)
@@ -96,7 +97,7 @@ def load_state_file(path: Path) -> AuditState | None:
         root = bytes.fromhex(doc["root"])
         frontier = [bytes.fromhex(h) for h in doc["frontier"]]
         note = str(doc["checkpoint"]).encode("utf-8")
-        cp = parse_checkpoint(parse_note(note).text)
+        cp = read_checkpoint(note)
         out = AuditState(
             origin=str(doc["origin"]),
             log_vkey=str(doc["log_vkey"]),

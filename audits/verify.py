@@ -4,7 +4,7 @@ Nothing here touches a socket, a file or a clock: everything takes bytes and val
 returns values (findings for what is wrong), so the same functions run in the process pool,
 in the tests on hand-made inputs, and offline on a bundle.
 
-Per entry (:func:`check_entry`), following DESIGN.md "The two objects":
+Per entry (:func:`check_entry`), following docs/design.md "The two objects":
 
 1. the entry is a record: RFC 8785 canonical JSON with exactly index, prev, time, envelope
    (``ledger.records.parse_record``);
@@ -36,32 +36,30 @@ import nacl.signing
 
 from audits.findings import Finding, finding
 from ledger import merkle
+from ledger.c2sp.checkpoint import Checkpoint, open_checkpoint
+from ledger.c2sp.note import NoteVerifier
+from ledger.c2sp.policy import Policy
+from ledger.c2sp.trust import check_trust
 from ledger.canonical import canonical_value
 from ledger.errors import CivicError, InputError, SignatureError
 from ledger.keys import public_key_of
 from ledger.merkle import NodeId
-from ledger.notes import (
-    Checkpoint,
-    NoteVerifier,
-    Policy,
-    open_checkpoint,
-    parse_note,
-    policy_satisfied,
-)
-from ledger.policy import policy_from_genesis
 from ledger.records import parse_record, parse_time
 from ledger.state import Context, State, apply_envelope
 from ledger.statements import DOMAIN, Envelope, _check_shape, parse_envelope
 from ledger.tiles import TILE_HEIGHT, TILE_WIDTH, TileRef, decode_bundle, tile_width
+from ledger.witness_policy import policy_from_genesis
+from rules import community_rules
 
 __all__ = [
     "BundleResult",
     "CheckedRecord",
     "authenticate_tiles",
-    "check_checkpoint",
     "check_cosignatures",
     "check_entry",
     "check_entry_exact",
+    "check_log_signature",
+    "fresh_state",
     "node_from_tiles",
     "perfect_root",
     "replay_checked",
@@ -77,8 +75,8 @@ _STATEMENT_AT = b',"statement":'
 _ENVELOPE_END = b'},"index":'
 _HASH = merkle.HASH_SIZE
 _MAX_CACHED_KEYS = 1 << 16
-_RECORD_RULE = "record format (DESIGN.md: canonical JCS of index, prev, time, envelope)"
-_ENVELOPE_RULE = "envelope format (DESIGN.md)"
+_RECORD_RULE = "record format (docs/design.md: canonical JCS of index, prev, time, envelope)"
+_ENVELOPE_RULE = "envelope format (docs/design.md)"
 _SIGNATURE_RULE = "Ed25519 signature over DOMAIN || JCS(statement)"
 
 
@@ -376,7 +374,7 @@ def authenticate_tiles(
 # --- checkpoints and witnesses ---------------------------------------------------------------
 
 
-def check_checkpoint(note: bytes, verifier: NoteVerifier, node: str) -> Checkpoint | Finding:
+def check_log_signature(note: bytes, verifier: NoteVerifier, node: str) -> Checkpoint | Finding:
     """The checkpoint if the log key signed it validly (C2SP signed-note), else a finding."""
     try:
         cp, _ = open_checkpoint(note, verifier)
@@ -389,40 +387,31 @@ def check_checkpoint(note: bytes, verifier: NoteVerifier, node: str) -> Checkpoi
 
 def witness_policy(witnesses: Mapping[str, Any] | None, log: NoteVerifier) -> Policy:
     """The C2SP tlog-policy of a ``witnesses/current`` document (k of the n witnesses), as
-    ``ledger.policy`` states a community's policy."""
+    ``ledger.witness_policy`` states a community's policy."""
     doc = witnesses or {"witnesses": [], "quorum": 0}
     body = {"log_vkey": log.vkey(), "witnesses": doc["witnesses"], "quorum": doc["quorum"]}
     return policy_from_genesis(body)
 
 
 def check_cosignatures(note: bytes, policy: Policy, node: str) -> list[Finding]:
-    """C2SP tlog-cosignature: every cosignature by a policy witness must verify, and the
-    verified ones must satisfy the quorum (C2SP tlog-policy)."""
-    parsed = parse_note(note)
-    by_key = {(w.verifier.name, w.verifier.key_hash): w for w in policy.witnesses}
-    cosigned: set[str] = set()
-    out: list[Finding] = []
-    for sig in parsed.signatures:
-        w = by_key.get((sig.name, sig.key_hash))
-        if w is None:
-            continue
-        if w.verifier.verify_cosignature(parsed.text, sig) is None:
-            out.append(
-                finding(
-                    "checkpoint.cosignature",
-                    f"{node}: the cosignature of witness {w.name!r} does not verify",
-                    node=node,
-                )
-            )
-        else:
-            cosigned.add(w.name)
-    if not policy_satisfied(policy, cosigned):
-        need = next((g.threshold for g in policy.groups if g.name == policy.quorum), 0)
+    """The witness part of :func:`ledger.c2sp.trust.check_trust` as findings: every
+    cosignature by a policy witness must verify (C2SP tlog-cosignature), and the verified
+    ones must satisfy the quorum (C2SP tlog-policy)."""
+    trust = check_trust(note, policy)
+    out = [
+        finding(
+            "checkpoint.cosignature",
+            f"{node}: the cosignature of witness {c.witness!r} does not verify",
+            node=node,
+        )
+        for c in trust.invalid
+    ]
+    if not trust.quorum_met:
         out.append(
             finding(
                 "checkpoint.unwitnessed",
-                f"{node}: checkpoint carries {len(cosigned)} valid witness cosignature(s); "
-                f"the policy needs {need}",
+                f"{node}: checkpoint carries {len(trust.cosigned_by)} valid witness "
+                f"cosignature(s); the policy needs {trust.quorum_needs}",
                 node=node,
             )
         )
@@ -430,6 +419,12 @@ def check_cosignatures(note: bytes, policy: Policy, node: str) -> list[Finding]:
 
 
 # --- replay --------------------------------------------------------------------------------
+
+
+def fresh_state() -> State:
+    """The empty state an audit replays a log into, under the community's rule set
+    (:func:`rules.community_rules`: the same list the node's start-up builds)."""
+    return State(community_rules())
 
 
 def replay_checked(

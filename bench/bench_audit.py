@@ -1,4 +1,4 @@
-"""Audit benchmark (issue 7): ``civic audit`` of a log of N signed records from a node on
+"""Audit benchmark: ``civic audit`` of a log of N signed records from a node on
 127.0.0.1, in records/s per phase, against the machine's Ed25519-verify bound measured in
 the same run (PyNaCl verifications/s on every core with a process pool; bench/ed25519_bound).
 

@@ -1,4 +1,4 @@
-"""Funds benchmark (issue 5): N transactions through the sequencer, then report and export.
+"""Funds benchmark: N transactions through the sequencer, then report and export.
 
 In-process: a real node data folder (SQLite, durable group commits) and its sequencer,
 fed pre-signed envelopes in batches of 1000 through ``Sequencer.submit`` — the same code
@@ -30,15 +30,16 @@ from rich.console import Console
 
 from bench.common import row
 from bench.ed25519_bound import ed25519_bound
+from cli.funds_report import render_report
 from funds.bodies import document_body
 from funds.export import write_package
 from funds.ledger_math import check_invariants
-from funds.report import build_report, render_report
+from funds.report import build_report
 from funds.views import accounts_view, budget_view, transactions_view
 from ledger.errors import CivicError
 from ledger.keys import KeyPair
 from ledger.records import parse_record
-from ledger.state import replay
+from ledger.state import State, replay
 from ledger.statements import make_statement, sign_envelope
 from node.bootstrap import init_community
 from node.context import NodeContext, open_context
@@ -264,11 +265,11 @@ def run(n: int, data: Path, validate_export: bool, do_replay: bool) -> None:
             log = ctx.log
 
             def rebuild() -> bool:
-                again = None
+                again = State(ctx.rules)
                 for lo in range(0, log.size, 4096):
                     recs = [parse_record(e) for e in log.entries(lo, min(log.size, lo + 4096))]
                     again = replay(recs, again)
-                return again is not None and again.snapshot() == st.snapshot()
+                return again.snapshot() == st.snapshot()
 
             r_s, same = timed(rebuild)
             print(

@@ -1,4 +1,4 @@
-"""Log benchmark (issue 2): appends and proofs on SQLite, against pymerkle's SqliteTree.
+"""Log benchmark: appends and proofs on SQLite, against pymerkle's SqliteTree.
 
 Both run in this process on the same machine, on the same entries, each with a durable
 SQLite commit per batch. Prints entries/s for batches of 1, 100 and 1000, and median and
@@ -23,9 +23,9 @@ from pymerkle import SqliteTree
 
 from bench.common import median, percentile, row
 from ledger import merkle
+from ledger.c2sp.note import generate_signer
 from ledger.log import Log
-from ledger.notes import generate_signer
-from ledger.storage import Store, sqlite_url
+from ledger.sql import SqlStore, sqlite_url
 
 ORIGIN = "bench.example/log"
 
@@ -37,7 +37,7 @@ def entries(n: int, start: int = 0) -> list[bytes]:
 
 
 def ours(path: Path) -> Log:
-    return Log(Store(sqlite_url(path)), ORIGIN, generate_signer(ORIGIN))
+    return Log(SqlStore(sqlite_url(path)), ORIGIN, generate_signer(ORIGIN))
 
 
 def theirs(path: Path) -> SqliteTree:

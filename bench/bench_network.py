@@ -1,4 +1,4 @@
-"""Network benchmark (issue 6): witnesses and a mirror, as real processes on 127.0.0.1.
+"""Network benchmark: witnesses and a mirror, as real processes on 127.0.0.1.
 
 Two figures, medians over several runs:
 
@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import httpx
 
 from bench.bench_statements import CHAIR, ORIGIN, envelopes, post_all
-from ledger.notes import parse_checkpoint, parse_note
+from ledger.c2sp.checkpoint import read_checkpoint
 from node.bootstrap import init_community
 from node.launcher import NodeProcess, free_port, start_node, wait_healthy
 from node.mirror import init_mirror
@@ -85,7 +85,7 @@ class QuorumWatcher(threading.Thread):
             while not self.stop.is_set():
                 r = c.get(self.url + "/v1/checkpoints/witnessed")
                 if r.status_code == 200:
-                    size = parse_checkpoint(parse_note(r.content).text).size
+                    size = read_checkpoint(r.content).size
                     if not self.seen or size > self.seen[-1][1]:
                         self.seen.append((time.perf_counter(), size))
                 time.sleep(self.every)

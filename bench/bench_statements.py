@@ -1,4 +1,4 @@
-"""Statements benchmark (issue 3): signed statements/s accepted end to end over HTTP.
+"""Statements benchmark: signed statements/s accepted end to end over HTTP.
 
 A real node process on 127.0.0.1 (SQLite, durable commits); the load comes from this
 process with pre-signed enrolment envelopes: single submissions from concurrent

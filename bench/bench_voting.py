@@ -1,4 +1,4 @@
-"""Voting benchmark (issue 4): a ballot with N eligible residents, all voting over HTTP.
+"""Voting benchmark: a ballot with N eligible residents, all voting over HTTP.
 
 A real node process (``node.launcher.start_node``) on a community made with
 ``init_community``; N residents enrolled in arrays of 1000 per POST; one yes/no ballot;
@@ -27,11 +27,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import median, row
+from client.http import NodeClient
 from ledger.keys import KeyPair, keypair_from_seed
 from ledger.records import format_time
 from ledger.statements import make_statement, sign_envelope
 from node.bootstrap import init_community
-from node.client import NodeClient
 from node.launcher import start_node
 
 ORIGIN = "bench.example/voting"

@@ -23,10 +23,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import httpx
 
+from demo.community import DEMO_PASSPHRASE, build_demo, submit_all
 from ledger.keys import load_key_file
 from ledger.statements import make_statement, sign_envelope
 from node.context import open_context
-from node.demo import DEMO_PASSPHRASE, build_demo, submit_all
 from tests.test_demo import _free_block
 from tests.web_support import browser, start_nodes
 

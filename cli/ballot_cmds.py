@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,22 +13,18 @@ from rich.table import Table
 
 from cli.common import KEY_OPTION, NODE_OPTION, client, load_key, read_json_file
 from cli.output import EXIT_EVIDENCE, emit_json
+from client.http import NodeClient
+from client.receipts import fetch_ballot_bundle
+from client.submit import submit_statement
 from ledger import merkle
+from ledger.c2sp.checkpoint import Checkpoint, open_checkpoint, read_checkpoint
+from ledger.c2sp.note import NoteVerifier, parse_vkey
 from ledger.errors import InputError, IntegrityError
-from ledger.notes import (
-    Checkpoint,
-    NoteVerifier,
-    open_checkpoint,
-    parse_checkpoint,
-    parse_note,
-    parse_vkey,
-)
 from ledger.records import format_time, parse_record
-from ledger.state import replay
-from ledger.statements import make_statement, sign_envelope
+from ledger.state import State, replay
 from ledger.tiles import TILE_WIDTH, decode_bundle, tile_path
-from node.client import NodeClient
-from voting.evidence import BallotBundle, format_bundle, parse_bundle, tally_bundle
+from rules import community_rules
+from voting.evidence import format_bundle, tally_bundle
 from voting.receipts import read_receipt
 from voting.rules import compute_result
 from voting.spec import DEFAULT_PASSING, KINDS
@@ -38,8 +33,7 @@ __all__ = [
     "LOG_KEY_OPTION",
     "app",
     "checkpoint_opener",
-    "fetch_bundle",
-    "log_verifier",
+    "resolve_log_key",
 ]
 
 app = typer.Typer(help="Open, close and cancel ballots (committee keys sign); list, show, tally.")
@@ -54,7 +48,7 @@ _DURATION = re.compile(r"^(\d+)([smhd])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
-def log_verifier(c: NodeClient, log_key: str | None) -> tuple[NoteVerifier, str]:
+def resolve_log_key(c: NodeClient, log_key: str | None) -> tuple[NoteVerifier, str]:
     """The log's verifier and where it came from (given, or the node's answer)."""
     if log_key:
         return parse_vkey(log_key), "given with --log-key"
@@ -69,18 +63,6 @@ def checkpoint_opener(verifier: NoteVerifier) -> Any:
         return open_checkpoint(note, verifier)[0]
 
     return opener
-
-
-def fetch_bundle(c: NodeClient, ballot: str, sizes: list[int] | None = None) -> BallotBundle:
-    """GET the ballot bundle, with consistency proofs from ``sizes``."""
-    wanted = sorted({s for s in sizes or [] if s > 0})
-    value = c.get_json(f"/v1/ballots/{ballot}/bundle", consistency_from=wanted or None)
-    return parse_bundle(json.dumps(value))
-
-
-def _community(c: NodeClient) -> str:
-    origin: str = c.community()["origin"]
-    return origin
 
 
 def _texts(values: list[str], what: str) -> dict[str, str]:
@@ -118,9 +100,7 @@ def _quorum(text: str) -> dict[str, int]:
 def _submit(node: str, key: Path, type_: str, body: dict[str, Any]) -> dict[str, Any]:
     kp = load_key(key)
     with client(node) as c:
-        env = sign_envelope(make_statement(_community(c), type_, body, kp.key_id), [kp])
-        out: dict[str, Any] = c.submit(env)
-    return out
+        return submit_statement(c, type_, body, kp)
 
 
 @app.command("open")
@@ -194,8 +174,8 @@ def close(
     Example: civic ballot close --ballot 12 --key alice.key
     """
     with client(node) as c:
-        verifier, _ = log_verifier(c, log_key)
-        t = tally_bundle(fetch_bundle(c, ballot), checkpoint_opener(verifier))
+        verifier, _ = resolve_log_key(c, log_key)
+        t = tally_bundle(fetch_ballot_bundle(c, ballot), checkpoint_opener(verifier))
         doc = c.get_json(f"/v1/ballots/{ballot}")
     if t.history.status != "open":
         raise InputError(f"ballot {ballot} is already {t.history.status}")
@@ -318,7 +298,7 @@ def _full_tally(c: NodeClient, ballot: str, verifier: NoteVerifier) -> dict[str,
         raise IntegrityError(
             f"the entries the node served do not hash to its checkpoint of size {cp.size}"
         )
-    state = replay([parse_record(e) for e in entries])
+    state = replay([parse_record(e) for e in entries], State(community_rules()))
     doc = state.peek("ballot", ballot)
     if doc is None:
         raise InputError(f"there is no ballot {ballot} in the log")
@@ -349,7 +329,7 @@ def tally(
     Example: civic ballot tally --ballot 12 --node http://127.0.0.1:8000
     """
     with client(node) as c:
-        verifier, key_source = log_verifier(c, log_key)
+        verifier, key_source = resolve_log_key(c, log_key)
         published = c.get_json(f"/v1/ballots/{ballot}/result")
         problems: list[str] = []
         if full:
@@ -361,7 +341,7 @@ def tally(
             elif claim != computed:
                 problems.append("the node publishes a different result from the replay")
         else:
-            t = tally_bundle(fetch_bundle(c, ballot), checkpoint_opener(verifier), published)
+            t = tally_bundle(fetch_ballot_bundle(c, ballot), checkpoint_opener(verifier), published)
             computed, status, size = t.computed, t.history.status, t.checkpoint.size
             source = (
                 f"records [{ballot}, {t.history.end}); electorate size from {t.electorate_source}"
@@ -411,10 +391,10 @@ def bundle(
     sizes = []
     for r in receipt:
         proof, _, _ = read_receipt(r.read_bytes())
-        sizes.append(parse_checkpoint(parse_note(proof.checkpoint).text).size)
+        sizes.append(read_checkpoint(proof.checkpoint).size)
     with client(node) as c:
-        verifier, _ = log_verifier(c, log_key)
-        b = fetch_bundle(c, ballot, sizes)
+        verifier, _ = resolve_log_key(c, log_key)
+        b = fetch_ballot_bundle(c, ballot, sizes)
     tally_bundle(b, checkpoint_opener(verifier))  # refuse to save what does not verify
     out.write_bytes(format_bundle(b))
     typer.echo(f"wrote {out}: records [{b.first}, {b.end}) of ballot {ballot}")

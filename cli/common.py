@@ -9,9 +9,9 @@ from typing import Any
 import typer
 
 from cli import settings
+from client.http import NodeClient
 from ledger.errors import InputError
 from ledger.keys import KeyPair, load_key_file, passphrase_from_env
-from node.client import NodeClient
 
 __all__ = ["KEY_OPTION", "NODES_OPTION", "NODE_OPTION", "client", "load_key", "read_json_file"]
 

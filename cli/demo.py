@@ -24,7 +24,7 @@ def demo(
 
     Example: civic demo --data demo-data --port 8000
     """
-    from node.demo import build_demo, start_demo_nodes
+    from demo import build_demo, start_demo_nodes
 
     # SIGTERM (a service manager, `kill`) stops the nodes as Ctrl-C does: no orphans.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))

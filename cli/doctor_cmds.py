@@ -16,14 +16,14 @@ from rich.table import Table
 
 import ledger
 from cli.output import EXIT_EVIDENCE, EXIT_UNREACHABLE, EXIT_USAGE, emit_json
+from client.http import NodeClient
 from ledger import merkle
+from ledger.c2sp.note import NoteVerifier, parse_vkey
+from ledger.c2sp.trust import check_trust
 from ledger.errors import CivicError, InputError, NetworkError
 from ledger.keys import load_key_file, passphrase_from_env, read_key_id
-from ledger.notes import NoteVerifier, parse_vkey
-from ledger.policy import check_checkpoint as policy_check
-from ledger.policy import policy_from_genesis
 from ledger.records import parse_record
-from node.client import NodeClient
+from ledger.witness_policy import policy_from_genesis
 
 __all__ = ["Check", "doctor", "run_checks"]
 
@@ -109,7 +109,7 @@ def _trust_root(clients: list[NodeClient], vkey: str | None, genesis: str | None
 
 def _checkpoint_checks(clients: list[NodeClient], trust: _Trust) -> list[Check]:
     from audits.findings import Finding
-    from audits.verify import check_checkpoint
+    from audits.verify import check_log_signature
 
     assert trust.verifier is not None
     out: list[Check] = []
@@ -119,7 +119,7 @@ def _checkpoint_checks(clients: list[NodeClient], trust: _Trust) -> list[Check]:
             note = c.checkpoint()
         except CivicError:
             continue
-        cp = check_checkpoint(note, trust.verifier, c.url)
+        cp = check_log_signature(note, trust.verifier, c.url)
         if isinstance(cp, Finding):
             out.append(Check(f"checkpoint {c.url}", FAIL, cp.message, EXIT_EVIDENCE))
             continue
@@ -127,11 +127,11 @@ def _checkpoint_checks(clients: list[NodeClient], trust: _Trust) -> list[Check]:
         if trust.genesis_body is not None:
             # The witnesses and quorum of genesis (a later witnesses.set is for the audit).
             try:
-                rep = policy_check(note, policy_from_genesis(trust.genesis_body))
+                rep = check_trust(note, policy_from_genesis(trust.genesis_body))
             except CivicError as exc:
                 status, detail = WARN, f"{detail}; witness policy not checked: {exc.message}"
             else:
-                if not rep.quorum_met:
+                if not rep.trusted:
                     status, detail = WARN, f"{detail}; {rep.summary()}"
                 elif rep.cosigned_by:
                     detail += f"; cosigned by {', '.join(rep.cosigned_by)}"

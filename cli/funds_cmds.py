@@ -8,26 +8,24 @@ integers of minor units.
 
 from __future__ import annotations
 
-import mimetypes
 from pathlib import Path
 from typing import Any
 
-import httpx
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from cli.common import KEY_OPTION, NODE_OPTION, client, load_key
+from cli.funds_report import render_report
 from cli.output import emit_json
-from funds.bodies import document_body, expense_request_body, pay_body, private_payee
+from client.documents import publish_files
+from client.submit import submit_statement
+from funds.bodies import expense_request_body, pay_body, private_payee
 from funds.export import write_package
 from funds.model import format_money, parse_money
-from funds.report import build_report, render_report
-from ledger.errors import InputError, NetworkError
-from ledger.keys import KeyPair
-from ledger.statements import make_statement, sign_envelope
-from node.auth import authorization_header
-from node.client import NodeClient, error_for_status
+from funds.report import build_report
+from ledger.c2sp.checkpoint import read_checkpoint
+from ledger.errors import InputError
 
 __all__ = ["app"]
 
@@ -58,56 +56,16 @@ def _submit(
     kp = load_key(key)
     co = [load_key(p) for p in also or []]
     with client(node) as c:
-        origin = c.community()["origin"]
-        env = sign_envelope(make_statement(origin, type_, body, kp.key_id), [kp, *co])
-        if private is not None:
-            env["private"] = private
-        out: dict[str, Any] = c.submit(env)
-    return out
-
-
-def _signed(c: NodeClient, kp: KeyPair, method: str, path: str, **kw: Any) -> httpx.Response:
-    """A request signed with ``kp`` (document uploads, private reads and erasures)."""
-    headers = {**kw.pop("headers", {}), "Authorization": authorization_header(kp, method, path)}
-    try:
-        r = httpx.request(method, c.url + path, headers=headers, timeout=60.0, **kw)
-    except httpx.HTTPError as exc:
-        raise NetworkError(f"cannot reach node {c.url}: {exc or type(exc).__name__}") from exc
-    if r.status_code >= 400:
-        try:
-            detail = r.json().get("detail") or r.text
-        except ValueError:
-            detail = r.text[:200]
-        raise error_for_status(r.status_code, f"{c.url}{path}: {detail}")
-    return r
+        return submit_statement(c, type_, body, kp, co, private)
 
 
 def _publish(node: str, key: Path, files: list[Path], public: bool, kind: str) -> list[str]:
     """Upload each file to the node's document store and publish its hash (once)."""
     if not files:
-        return []
+        return []  # no key (and no passphrase prompt) needed
     kp = load_key(key)
-    out = []
     with client(node) as c:
-        origin = c.community()["origin"]
-        for path in files:
-            try:
-                data = path.read_bytes()
-            except OSError as exc:
-                raise InputError(f"cannot read {path}: {exc.strerror}") from exc
-            media = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-            r = _signed(
-                c, kp, "POST", "/v1/documents", content=data, headers={"Content-Type": media}
-            ).json()
-            if not r["published"]:
-                body = document_body(data, r["media_type"], public, kind, path.name[:200])
-                c.submit(
-                    sign_envelope(
-                        make_statement(origin, "funds.document.publish", body, kp.key_id), [kp]
-                    )
-                )
-            out.append(r["sha256"])
-    return out
+        return publish_files(c, kp, files, public, kind)
 
 
 def _account(node: str, ref: str) -> str:
@@ -161,8 +119,8 @@ def request(
         kp = load_key(key)
         with client(node) as c:
             if kp.key_id in c.community()["committee"]:
-                r = _signed(
-                    c, kp, "POST", "/v1/funds/payees/resolve", json={"name": private_payee_name}
+                r = c.signed_request(
+                    "POST", "/v1/funds/payees/resolve", kp, json={"name": private_payee_name}
                 )
                 label = r.json()["label"]
         fields, opening = private_payee(private_payee_name, label)
@@ -422,7 +380,7 @@ def document(
 
     path = f"/v1/documents/{sha256}"
     with client(node) as c:
-        data = _signed(c, load_key(key), "GET", path).content if key else c.get_bytes(path)
+        data = c.signed_request("GET", path, load_key(key)).content if key else c.get_bytes(path)
     if hashlib.sha256(data).hexdigest() != sha256:
         raise InputError(f"the node answered bytes that do not hash to {sha256}")
     out.write_bytes(data)
@@ -440,7 +398,7 @@ def erase_payee(
     Example: civic funds erase-payee p-3f9a0c21d4 --key alice.key
     """
     with client(node) as c:
-        r = _signed(c, load_key(key), "DELETE", f"/v1/funds/payees/{label}/private").json()
+        r = c.signed("DELETE", f"/v1/funds/payees/{label}/private", load_key(key))
     typer.echo(f"erased {r['erased']} opening(s) of {label}")
 
 
@@ -658,9 +616,10 @@ def export(
     Example: civic funds export --node http://127.0.0.1:8000 --out funds-2026
     """
     with client(node) as c:
-        checkpoint = c.checkpoint().decode()
+        note = c.checkpoint()
+        checkpoint = note.decode()
         origin = c.community()["origin"]
-        size = int(checkpoint.splitlines()[1])
+        size = read_checkpoint(note).size
 
         def rows() -> Any:
             after: int | None = None

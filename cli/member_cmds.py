@@ -12,18 +12,12 @@ from rich.table import Table
 
 from cli.common import KEY_OPTION, NODE_OPTION, client, load_key
 from cli.output import emit_json
+from client.submit import submit_statement
 from ledger.community import commitment
-from ledger.statements import make_statement, sign_envelope
 
 __all__ = ["app"]
 
 app = typer.Typer(help="Enrol and remove residents; list members (committee keys sign).")
-
-
-def _community(node: str) -> str:
-    with client(node) as c:
-        origin: str = c.community()["origin"]
-        return origin
 
 
 @app.command("enrol")
@@ -47,10 +41,9 @@ def enrol(
     body = {"key": resident, "unit_commitment": commitment(unit, salt)}
     if expires:
         body["expires"] = expires
-    env = sign_envelope(make_statement(_community(node), "member.enrol", body, kp.key_id), [kp])
-    env["private"] = {"value": unit, "salt": b64encode(salt).decode()}
+    private = {"value": unit, "salt": b64encode(salt).decode()}
     with client(node) as c:
-        out = c.submit(env)
+        out = submit_statement(c, "member.enrol", body, kp, private=private)
     typer.echo(f"enrolled {resident} at record {out['index']}")
 
 
@@ -67,9 +60,8 @@ def remove(
     """
     kp = load_key(key)
     body = {"key": resident} | ({"reason": reason} if reason else {})
-    env = sign_envelope(make_statement(_community(node), "member.remove", body, kp.key_id), [kp])
     with client(node) as c:
-        out = c.submit(env)
+        out = submit_statement(c, "member.remove", body, kp)
     typer.echo(f"removed {resident} at record {out['index']}")
 
 

@@ -51,6 +51,7 @@ def start(
 
     from node.app import create_app
     from node.config import ROLES, load_config, save_config
+    from node.limits import guarded_http
 
     cfg = load_config(data)  # fail early, with a clear line, on a folder that is not a node's
     if role is not None and role not in ROLES:
@@ -59,7 +60,7 @@ def start(
         raise InputError(f"{data} holds a {cfg.role}, not a {role}")
     changed = False
     if log_vkey is not None and log_vkey != cfg.log_vkey:
-        from ledger.notes import parse_vkey
+        from ledger.c2sp.note import parse_vkey
 
         if cfg.role == "sequencer":
             raise InputError("a sequencer's log key comes from its log.key file")
@@ -83,9 +84,18 @@ def start(
         raise InputError(
             f"this {cfg.role} needs the log's key and URL: pass --log-vkey VKEY --follow URL"
         )
+    limits = cfg.connection_limits()
     if changed:
         save_config(data, cfg)
-    uvicorn.run(create_app(data), host=host, port=port, log_level="warning", access_log=False)
+    uvicorn.run(
+        create_app(data),
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        http=guarded_http(limits),
+        timeout_keep_alive=cfg.keep_alive_timeout,
+    )
 
 
 @app.command("init-witness")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import dataclasses
 import re
 from pathlib import Path
 from typing import Any
@@ -13,13 +12,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from cli.ballot_cmds import LOG_KEY_OPTION, checkpoint_opener, fetch_bundle, log_verifier
+from cli.ballot_cmds import LOG_KEY_OPTION, checkpoint_opener, resolve_log_key
 from cli.common import KEY_OPTION, NODE_OPTION, client, load_key
 from cli.output import EXIT_EVIDENCE, emit_json
+from client.receipts import gather_receipt_inputs
+from client.submit import submit_statement
+from ledger.c2sp.checkpoint import read_checkpoint
+from ledger.c2sp.note import parse_vkey
 from ledger.errors import CivicError, InputError
-from ledger.notes import NoteVerifier, parse_checkpoint, parse_note, parse_vkey
-from ledger.statements import make_statement, sign_envelope
-from node.client import NodeClient
 from voting.evidence import LogView, parse_bundle
 from voting.receipts import ReceiptReport, build_receipt, read_receipt, verify_receipt
 
@@ -69,8 +69,7 @@ def cast(
         verifier = parse_vkey(log_key) if log_key else parse_vkey(community["log_vkey"])
         doc = c.get_json(f"/v1/ballots/{ballot}")
         body = {"ballot": ballot, "choice": _choice(doc["kind"], choice, empty)}
-        env = sign_envelope(make_statement(community["origin"], "vote.cast", body, kp.key_id), [kp])
-        out = c.submit(env)
+        out = submit_statement(c, "vote.cast", body, kp, origin=community["origin"])
         record = base64.b64decode(c.record(out["index"])["entry"])
     proof = out["inclusion_proof"]
     data = build_receipt(
@@ -89,34 +88,7 @@ def cast(
 
 
 def _size_of(note: bytes) -> int:
-    return parse_checkpoint(parse_note(note).text).size
-
-
-def _online_inputs(
-    nodes: list[str], ballot: str, receipt_size: int
-) -> tuple[list[LogView], Any, str]:
-    """The first node's bundle, every other node's checkpoint, and the proofs between them."""
-    clients = [NodeClient(u) for u in nodes]
-    try:
-        bundle = fetch_bundle(clients[0], ballot, [receipt_size])
-        notes = [bundle.checkpoint] + [c.checkpoint() for c in clients[1:]]
-        sizes = [_size_of(n) for n in notes]
-        views = []
-        for j, (c, note) in enumerate(zip(clients, notes, strict=True)):
-            want = {receipt_size, *(s for s in sizes if s < sizes[j])} - {0}
-            have = dict(bundle.consistency) if j == 0 else {}
-            for s in want:
-                if s < sizes[j] and s not in have:
-                    got = c.consistency_proof(s, sizes[j])
-                    have[s] = tuple(bytes.fromhex(h) for h in got["hashes"])
-            if j:
-                views.append(LogView(c.url, note, have))
-            else:
-                bundle = dataclasses.replace(bundle, consistency=have)
-        return views, bundle, clients[0].url
-    finally:
-        for c in clients:
-            c.close()
+    return read_checkpoint(note).size
 
 
 def _print_report(report: ReceiptReport, header: list[str]) -> None:
@@ -177,17 +149,17 @@ def verify(
         )
         views: list[LogView] = []
         bundle_source = str(bundle)
+        genesis, witnessed = None, None
     else:
         if not node:
             from cli import settings
 
             node = settings.default_nodes()
         with client(node[0]) as c:
-            verifier, source = log_verifier(c, log_key)
-        if ballot:
-            views, b, bundle_source = _online_inputs(node, ballot, receipt_size)
-        else:
-            views, b, bundle_source = [], None, node[0]
+            verifier, source = resolve_log_key(c, log_key)
+        got = gather_receipt_inputs(node, ballot or None, receipt_size)
+        views, b, bundle_source = list(got.views), got.bundle, got.bundle_source
+        genesis, witnessed = got.genesis, got.witnessed
     header.append(f"log key {verifier.vkey()} {source}")
     report = verify_receipt(
         data,
@@ -196,22 +168,14 @@ def verify(
         b,
         open_cp=checkpoint_opener(verifier),
         bundle_source=bundle_source,
+        genesis=genesis,
+        witnessed=witnessed,
     )
-    quorum = None if bundle is not None else witness_quorum(node, verifier)
     if json_out:
-        emit_json(
-            {
-                **report.to_json(),
-                "log_key": verifier.vkey(),
-                "log_key_source": source,
-                "witness_quorum": quorum,
-            }
-        )
+        emit_json({**report.to_json(), "log_key": verifier.vkey(), "log_key_source": source})
     else:
         _print_report(report, header)
-        if quorum is not None:
-            typer.echo(f"witness quorum: {'ok' if quorum['ok'] else 'FAIL'} {quorum['detail']}")
-    if not report.ok or (quorum is not None and not quorum["ok"]):
+    if not report.ok:
         raise typer.Exit(EXIT_EVIDENCE)
 
 
@@ -227,33 +191,6 @@ def _read_bundle(path: Path, ballot: str, receipt_size: int) -> Any:
         return None  # an unreadable receipt: the verifier's step 1 or 2 says why
     with Bundle(path) as log_bundle:
         return ballot_bundle(log_bundle, ballot, [receipt_size])
-
-
-def witness_quorum(nodes: list[str], verifier: NoteVerifier) -> dict[str, Any]:
-    """Is some node's newest checkpoint trusted under genesis's witness policy?
-
-    Step 5 proved those checkpoints consistent with the receipt's, so one checkpoint
-    carrying the genesis quorum of witness cosignatures covers the vote.
-    """
-    from ledger.policy import CheckpointReport, check_checkpoint, genesis_policy
-
-    with client(nodes[0]) as c:
-        policy = genesis_policy(base64.b64decode(c.record(0)["entry"]), verifier)
-    reports: list[tuple[str, CheckpointReport | CivicError]] = []
-    for url in nodes:
-        try:
-            with client(url) as c:
-                reports.append((url, check_checkpoint(c.checkpoint(), policy)))
-        except CivicError as exc:
-            reports.append((url, exc))
-    good = [(u, r) for u, r in reports if not isinstance(r, CivicError) and r.quorum_met]
-    if good:
-        u, r = good[0]
-        return {"ok": True, "detail": f"{u}: {r.summary()}"}
-    detail = "; ".join(
-        f"{u}: {r.message if isinstance(r, CivicError) else r.summary()}" for u, r in reports
-    )
-    return {"ok": False, "detail": f"no node serves a checkpoint trusted by the policy ({detail})"}
 
 
 @app.command("list")

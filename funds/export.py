@@ -27,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from funds.model import format_money, minor_exponent
+from ledger.c2sp.checkpoint import read_checkpoint
+from ledger.errors import InputError
 
 __all__ = ["BUDGET_FIELDS", "TRANSACTION_FIELDS", "ExportResult", "write_package"]
 
@@ -196,7 +198,10 @@ def write_package(
         [f["name"] for f in BUDGET_FIELDS],
         (_budget_row(b) for b in budget_lines),
     )
-    size_line = checkpoint.splitlines()[1] if checkpoint.count("\n") >= 2 else ""
+    try:
+        size_line = str(read_checkpoint(checkpoint.encode("utf-8")).size)
+    except InputError:
+        size_line = ""  # not a checkpoint note: the package still names what it was given
     descriptor = {
         "profile": "tabular-data-package",
         "name": "civic-ledger-funds",

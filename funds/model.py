@@ -4,7 +4,7 @@ Pure: plain values in, plain values out, no I/O. The rule handlers (:mod:`funds.
 the views, the CLI and the export all parse and format through these functions so that
 a value means the same thing everywhere.
 
-Money is an integer count of minor units plus an ISO 4217 code (DESIGN.md); a float, a
+Money is an integer count of minor units plus an ISO 4217 code (docs/design.md); a float, a
 string, a boolean, zero or a negative number is never an amount.
 
 Funds policy keys (in ``policy/current``; absent keys take these defaults, so a genesis

@@ -5,6 +5,8 @@ The bytes that are hashed or signed are produced here and nowhere else.
 
 from __future__ import annotations
 
+import array
+import itertools
 import json
 import re
 from typing import Any
@@ -13,7 +15,23 @@ import rfc8785
 
 from ledger.errors import InputError
 
-__all__ = ["canonical_json", "canonical_value", "is_canonical", "parse_json"]
+__all__ = [
+    "MAX_JSON_DEPTH",
+    "MAX_NUMBER_DIGITS",
+    "canonical_json",
+    "canonical_value",
+    "check_json_limits",
+    "is_canonical",
+    "parse_json",
+]
+
+# Limits on JSON from outside, checked before parsing: the C codec recurses once per
+# nesting level (RecursionError near 1,000) and int() refuses literals over 4,300
+# digits (CPython's int_max_str_digits), both as errors that are not input errors.
+# Statements nest a handful of levels and hold I-JSON integers (RFC 7493 §2.2: at most
+# 16 significant digits), so these bounds are generous.
+MAX_JSON_DEPTH = 64
+MAX_NUMBER_DIGITS = 100
 
 
 def _plain(value: Any) -> bool:
@@ -114,8 +132,48 @@ def _no_constant(name: str) -> Any:
     raise InputError(f"JSON constant {name} is not allowed")
 
 
+# A JSON string (RFC 8259 §7), unrolled and allowed to run to the end of the input so
+# that every match attempt succeeds at once: linear time on any bytes.
+_STRING = re.compile(rb'"[^"\\]*(?:\\[\s\S]?[^"\\]*)*(?:"|\Z)')
+_NINES = b"9" * (MAX_NUMBER_DIGITS + 1)
+_DIGITS_TO_NINES = bytes.maketrans(b"012345678", b"999999999")
+_DEPTH_STEPS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")
+_NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def _long_digit_run(data: bytes) -> bool:
+    return _NINES in data.translate(_DIGITS_TO_NINES)
+
+
+def check_json_limits(data: bytes) -> None:
+    """Refuse JSON nested deeper than MAX_JSON_DEPTH or with a number over MAX_NUMBER_DIGITS.
+
+    A scan of the bytes, done before any parser sees them: strings are cut out, then
+    the longest digit run and the deepest bracket are measured. It never refuses valid
+    JSON within the limits; on malformed JSON it may say nothing and leave the error to
+    the parser.
+    """
+    if data.count(b"[") + data.count(b"{") <= MAX_JSON_DEPTH and not _long_digit_run(data):
+        return  # the common case: nothing to cut out
+    # Without escapes every quote opens or closes a string: bytes.split does it at C speed.
+    escapes = b"\\" in data
+    outside = _STRING.sub(b"", data) if escapes else b"".join(data.split(b'"')[0::2])
+    if _long_digit_run(outside):
+        raise InputError(f"a JSON number has more than {MAX_NUMBER_DIGITS} digits")
+    brackets = outside.translate(_DEPTH_STEPS, _NOT_BRACKET)
+    if len(brackets) > MAX_JSON_DEPTH:
+        depth = max(itertools.accumulate(array.array("b", brackets)))
+        if depth > MAX_JSON_DEPTH:
+            raise InputError(f"JSON is nested more than {MAX_JSON_DEPTH} levels deep")
+
+
 def parse_json(data: bytes | str) -> Any:
-    """Parse JSON strictly: UTF-8, no duplicate keys, no NaN/Infinity."""
+    """Parse JSON strictly: UTF-8, no duplicate keys, no NaN/Infinity, within the limits.
+
+    InputError (never RecursionError or ValueError) for JSON nested deeper than
+    MAX_JSON_DEPTH or holding a number longer than MAX_NUMBER_DIGITS digits.
+    """
+    check_json_limits(data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data)
     try:
         text = data.decode("utf-8") if isinstance(data, bytes) else data
         return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)

@@ -14,20 +14,23 @@ from __future__ import annotations
 import hashlib
 import re
 from base64 import b64encode
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from ledger.c2sp.cosignature import parse_cosigner_vkey
+from ledger.c2sp.note import NoteSigner, parse_vkey
 from ledger.canonical import canonical_json
 from ledger.errors import ConflictError, ForbiddenError, InputError, RuleViolation
 from ledger.keys import KeyPair, is_key_id, key_id
-from ledger.notes import NoteSigner, parse_cosigner_vkey, parse_vkey
 from ledger.records import parse_time
-from ledger.state import Context, State, handler
+from ledger.ruleset import CommittedField, PolicyValidator, Rules
+from ledger.state import Context, State
 from ledger.statements import Envelope, make_statement, sign_envelope, signing_bytes
 
 __all__ = [
     "DEFAULT_POLICY",
+    "RULES",
     "commitment",
     "committee_keys",
     "committee_threshold",
@@ -36,7 +39,6 @@ __all__ = [
     "is_active_resident",
     "log_key_id",
     "members_view",
-    "register_policy_validator",
     "require_committee",
     "require_committee_quorum",
 ]
@@ -55,7 +57,7 @@ _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
 def commitment(value: str, salt: bytes) -> str:
-    """A salted hash committing to personal data (DESIGN.md, Privacy): hex SHA-256."""
+    """A salted hash committing to personal data (docs/design.md, Privacy): hex SHA-256."""
     doc = {"salt": b64encode(salt).decode(), "value": value}
     return hashlib.sha256(COMMITMENT_DOMAIN + canonical_json(doc)).hexdigest()
 
@@ -141,21 +143,9 @@ def _check_witnesses(witnesses: Any, quorum: Any) -> list[dict[str, str]]:
     return out
 
 
-PolicyValidator = Callable[[dict[str, Any]], object]
-_POLICY_VALIDATORS: list[PolicyValidator] = []
-
-
-def register_policy_validator(fn: PolicyValidator) -> None:
-    """Let a layer (voting, funds) check its own policy keys at genesis and ``policy.set``.
-
-    ``fn`` raises InputError for a value it cannot use, so a bad policy is refused when
-    it is set, not later when a statement first reads it.
-    """
-    if fn not in _POLICY_VALIDATORS:
-        _POLICY_VALIDATORS.append(fn)
-
-
-def _check_policy(policy: Any) -> dict[str, Any]:
+def _check_policy(policy: Any, validators: Sequence[PolicyValidator]) -> dict[str, Any]:
+    """The policy with its defaults; every layer's validator (from the rule set) checks its
+    own keys, so a bad policy is refused when it is set, not when a statement reads it."""
     if not isinstance(policy, dict):
         raise InputError("policy must be a JSON object")
     window = policy.get("statement_window_seconds", 900)
@@ -166,12 +156,11 @@ def _check_policy(policy: Any) -> dict[str, Any]:
         raise InputError("policy.committee_quorum must be null or a positive integer")
     if policy.get("ballot_openers", "committee") not in ("committee", "resident"):
         raise InputError("policy.ballot_openers must be 'committee' or 'resident'")
-    for validate in _POLICY_VALIDATORS:
+    for validate in validators:
         validate(policy)
     return {**DEFAULT_POLICY, **policy}
 
 
-@handler("community.genesis")
 def _genesis(state: State, env: Envelope, ctx: Context) -> None:
     # Record 0 only, signed by every founding committee member and by the log key.
     if ctx.index != 0 or state.peek("community", "genesis") is not None:
@@ -189,7 +178,7 @@ def _genesis(state: State, env: Envelope, ctx: Context) -> None:
     if len(set(committee)) != len(committee):
         raise InputError("genesis committee lists a key twice")
     witnesses = _check_witnesses(b["witnesses"], b["quorum"])
-    policy = _check_policy(b["policy"])
+    policy = _check_policy(b["policy"], state.rules.policy_validators)
     need = {*committee, key_id(vk.public_key)}
     missing = need - env.signers
     if missing:
@@ -212,7 +201,6 @@ def _genesis(state: State, env: Envelope, ctx: Context) -> None:
     state.put("policy", "current", {**policy, "version": 1, "since": 0})
 
 
-@handler("member.enrol")
 def _enrol(state: State, env: Envelope, ctx: Context) -> None:
     require_committee(state, env, "enrolling a resident")
     b = env.body
@@ -244,7 +232,6 @@ def _enrol(state: State, env: Envelope, ctx: Context) -> None:
     )
 
 
-@handler("member.remove")
 def _remove(state: State, env: Envelope, ctx: Context) -> None:
     require_committee(state, env, "removing a resident")
     b = env.body
@@ -257,7 +244,6 @@ def _remove(state: State, env: Envelope, ctx: Context) -> None:
     state.put("member", key, m)
 
 
-@handler("member.rotate")
 def _rotate(state: State, env: Envelope, ctx: Context) -> None:
     b = env.body
     _only_fields(b, {"old", "new"})
@@ -283,7 +269,6 @@ def _rotate(state: State, env: Envelope, ctx: Context) -> None:
     )
 
 
-@handler("committee.add")
 def _committee_add(state: State, env: Envelope, ctx: Context) -> None:
     require_committee_quorum(state, env, "adding a committee member")
     _only_fields(env.body, {"key"})
@@ -293,7 +278,6 @@ def _committee_add(state: State, env: Envelope, ctx: Context) -> None:
     state.put("committee", key, {"since": ctx.index})
 
 
-@handler("committee.remove")
 def _committee_remove(state: State, env: Envelope, ctx: Context) -> None:
     require_committee_quorum(state, env, "removing a committee member")
     _only_fields(env.body, {"key"})
@@ -306,7 +290,6 @@ def _committee_remove(state: State, env: Envelope, ctx: Context) -> None:
     state.delete("committee", key)
 
 
-@handler("witnesses.set")
 def _witnesses_set(state: State, env: Envelope, ctx: Context) -> None:
     require_committee_quorum(state, env, "changing the witnesses")
     _only_fields(env.body, {"witnesses", "quorum"})
@@ -316,15 +299,34 @@ def _witnesses_set(state: State, env: Envelope, ctx: Context) -> None:
     )
 
 
-@handler("policy.set")
 def _policy_set(state: State, env: Envelope, ctx: Context) -> None:
     require_committee_quorum(state, env, "changing the policy")
     _only_fields(env.body, {"policy"})
     cur = state.get("policy", "current")
     new = _check_policy(
-        {**{k: v for k, v in cur.items() if k not in ("version", "since")}, **env.body["policy"]}
+        {**{k: v for k, v in cur.items() if k not in ("version", "since")}, **env.body["policy"]},
+        state.rules.policy_validators,
     )
     state.put("policy", "current", {**new, "version": cur["version"] + 1, "since": ctx.index})
+
+
+# The community's own statement types. A resident's unit enters the log only as a
+# commitment; its opening may travel with member.enrol and is kept off the log, filed
+# under the resident's key.
+RULES = Rules.of(
+    "community",
+    {
+        "community.genesis": _genesis,
+        "member.enrol": _enrol,
+        "member.remove": _remove,
+        "member.rotate": _rotate,
+        "committee.add": _committee_add,
+        "committee.remove": _committee_remove,
+        "witnesses.set": _witnesses_set,
+        "policy.set": _policy_set,
+    },
+    committed_fields=[CommittedField("member.enrol", "unit_commitment", "key")],
+)
 
 
 def genesis_envelope(

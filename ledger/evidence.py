@@ -1,6 +1,6 @@
 """Evidence against a log's sequencer, in a form anyone can check: pure, no I/O.
 
-DESIGN.md, Trust model: two validly signed checkpoints that cannot both be true are
+docs/design.md, Trust model: two validly signed checkpoints that cannot both be true are
 evidence of equivocation; an invalid record found in a log is evidence too. Kinds:
 
 ``equivocation``
@@ -25,18 +25,21 @@ import base64
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from ledger import merkle
+from ledger.c2sp.checkpoint import Checkpoint, open_checkpoint, read_checkpoint
+from ledger.c2sp.note import NoteVerifier
 from ledger.canonical import canonical_json
-from ledger.errors import InputError, ProofError, VerificationError
-from ledger.notes import Checkpoint, NoteVerifier, open_checkpoint
+from ledger.errors import InputError, NotFoundError, ProofError, VerificationError
 
 __all__ = [
     "KINDS",
     "SHAREABLE_KINDS",
     "Evidence",
+    "SignedTree",
     "equivocation",
+    "equivocation_with",
     "evidence_from_json",
     "integrity_alert",
     "invalid_record",
@@ -151,6 +154,53 @@ def equivocation(
     return Evidence("equivocation", origin, (a, b), None, None, tuple(proof), prefix_root, reason)
 
 
+class SignedTree(Protocol):
+    """The reads :func:`equivocation_with` makes on a node's own verified log."""
+
+    def signed_checkpoint(self) -> bytes:
+        """The newest checkpoint note with the log's signature only."""
+        ...
+
+    def signed_checkpoint_at(self, size: int) -> bytes:
+        """The log-signed checkpoint note of ``size``; NotFoundError if none is held."""
+        ...
+
+    def consistency_proof(self, first: int, second: int) -> list[bytes]:
+        """RFC 9162 §2.1.4 consistency proof between two sizes of the tree."""
+        ...
+
+    def root_at(self, size: int) -> bytes:
+        """The root hash of the tree's first ``size`` leaves."""
+        ...
+
+
+def equivocation_with(tree: SignedTree, origin: str, cp: Checkpoint, note: bytes) -> Evidence:
+    """Equivocation evidence for a log-signed checkpoint ``cp`` (its note ``note``, with the
+    log's signature only) whose root is not ``tree``'s root at ``cp.size``.
+
+    When ``tree`` holds its own signed checkpoint of that size the two notes are the
+    evidence; otherwise its newest checkpoint with a consistency proof from ``cp.size``,
+    which fixes the root of that prefix (RFC 9162 §2.1.4.2). Reads ``tree``, writes nothing.
+    """
+    try:
+        mine = tree.signed_checkpoint_at(cp.size)
+    except NotFoundError:
+        ours = tree.signed_checkpoint()
+        big = read_checkpoint(ours)
+        return equivocation(
+            origin,
+            note,
+            ours,
+            tree.consistency_proof(cp.size, big.size),
+            tree.root_at(cp.size),
+            reason=f"checkpoint of size {cp.size} is inconsistent with the checkpoint of "
+            f"size {big.size}",
+        )
+    return equivocation(
+        origin, mine, note, reason=f"two checkpoints of size {cp.size} with different roots"
+    )
+
+
 def invalid_record(
     origin: str, checkpoint: bytes, index: int, record: bytes, proof: Sequence[bytes], reason: str
 ) -> Evidence:
@@ -184,15 +234,15 @@ def _open_all(ev: Evidence, verifier: NoteVerifier, count: int) -> list[Checkpoi
     return out
 
 
-def verify_evidence(ev: Evidence, log_verifier: NoteVerifier) -> str:
-    """Check that ``ev`` proves misbehaviour of the log with key ``log_verifier``.
+def verify_evidence(ev: Evidence, log_key: NoteVerifier) -> str:
+    """Check that ``ev`` proves misbehaviour of the log with key ``log_key``.
 
     Returns a one-line description; raises VerificationError (or InputError for a malformed
     or unshareable piece) when it proves nothing.
     """
     if ev.kind == "equivocation":
         # 1. Both notes are validly signed by the log key, for its origin.
-        a, b = _open_all(ev, log_verifier, 2)
+        a, b = _open_all(ev, log_key, 2)
         # 2. Same size, different roots: both cannot be the log's tree of that size.
         if a.size == b.size:
             if a.root_hash == b.root_hash:
@@ -212,7 +262,7 @@ def verify_evidence(ev: Evidence, log_verifier: NoteVerifier) -> str:
         return f"checkpoint of size {small.size} is inconsistent with checkpoint of size {big.size}"
     if ev.kind == "invalid-record":
         # 1. The checkpoint is the log's; 2. the record bytes are in it at ``index``.
-        (cp,) = _open_all(ev, log_verifier, 1)
+        (cp,) = _open_all(ev, log_key, 1)
         if ev.index is None or ev.record is None:
             raise InputError("invalid-record evidence needs the index and the record bytes")
         merkle.verify_inclusion(

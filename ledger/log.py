@@ -9,25 +9,21 @@ log reopens at the last committed batch with its tree and checkpoint in agreemen
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection
-from sqlalchemy.exc import SQLAlchemyError
-
 from ledger import merkle
-from ledger.errors import InputError, IntegrityError, NotFoundError, StorageError
-from ledger.notes import Checkpoint, NoteSigner, open_checkpoint, sign_checkpoint
+from ledger.c2sp.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
+from ledger.c2sp.note import NoteSigner
+from ledger.errors import InputError, IntegrityError, NotFoundError
 from ledger.records import GENESIS_PREV, build_record, format_time, parse_record
-from ledger.storage import Store
+from ledger.storage import Batch, LogStorage, Opening, StateChange
 from ledger.tiles import MAX_ENTRY_SIZE, TILE_HEIGHT, TILE_WIDTH, encode_bundle, tile_width
 
-__all__ = ["AppendResult", "Log", "Writer"]
+__all__ = ["AppendResult", "Log"]
 
-Writer = Callable[[Connection], None]
 NODE_CACHE_MAX = 1 << 17
 
 
@@ -52,13 +48,14 @@ class AppendResult:
 
 
 class Log:
-    """A tamper-evident log over a :class:`Store`, signing checkpoints with ``signer``.
+    """A tamper-evident log over a :class:`~ledger.storage.LogStorage`, signing checkpoints
+    with ``signer``.
 
     One process writes a log; appends are serialised by an in-process lock, reads may
     run concurrently from other threads.
     """
 
-    def __init__(self, store: Store, origin: str, signer: NoteSigner) -> None:
+    def __init__(self, store: LogStorage, origin: str, signer: NoteSigner) -> None:
         if signer.name != origin:
             raise InputError(f"log key name {signer.name!r} must equal the origin {origin!r}")
         self.store = store
@@ -71,15 +68,12 @@ class Log:
 
     def _open(self) -> None:
         """Load the frontier and check it against the newest checkpoint (O(log n) reads)."""
-        try:
-            with self.store.engine.connect() as conn:
-                size = self.store.size(conn)
-                ids = merkle.root_ranges(size)
-                found = self.store.fetch_nodes(conn, ids)
-                latest = self.store.latest_checkpoint(conn)
-                last = self.store.node_range(conn, 0, size - 1, size) if size else []
-        except SQLAlchemyError as exc:
-            raise StorageError(f"cannot read the log: {exc}") from exc
+        # While this object is the log's one writer, nothing appends between these reads.
+        size = self.store.size()
+        ids = merkle.root_ranges(size)
+        found = self.store.read_nodes(ids)
+        latest = self.store.latest_checkpoint()
+        last = self.store.read_node_range(0, size - 1, size) if size else []
         missing = [i for i in ids if i not in found]
         if missing:
             raise IntegrityError(f"log of size {size} is missing tree nodes {missing[:3]}")
@@ -113,18 +107,24 @@ class Log:
 
     # --- appends -----------------------------------------------------------------------
 
-    def append(self, new: Sequence[bytes], also: Writer | None = None) -> AppendResult:
+    def append(
+        self,
+        new: Sequence[bytes],
+        state: StateChange | None = None,
+        openings: Sequence[Opening] = (),
+    ) -> AppendResult:
         """Append entries as one batch: one transaction, one new signed checkpoint.
 
-        ``also(conn)`` runs inside the same transaction (e.g. to update state views).
+        ``state`` (the state views) and ``openings`` (the private store) commit in the
+        same transaction.
         """
         with self.lock:
-            return self._append(new, also)
+            return self._append(new, state, openings)
 
     def append_records(
         self, envelopes: Sequence[dict[str, Any]], now: datetime | None = None
     ) -> AppendResult:
-        """Append JSON records (DESIGN.md) around ``envelopes``, chained by ``prev``."""
+        """Append JSON records (docs/design.md) around ``envelopes``, chained by ``prev``."""
         with self.lock:
             when = format_time(now or datetime.now(UTC))
             prev = self.head
@@ -140,7 +140,12 @@ class Log:
         """Hex leaf hash of the newest entry (the next record's ``prev``)."""
         return GENESIS_PREV if self._last_leaf is None else self._last_leaf.hex()
 
-    def _append(self, new: Sequence[bytes], also: Writer | None = None) -> AppendResult:
+    def _append(
+        self,
+        new: Sequence[bytes],
+        state: StateChange | None = None,
+        openings: Sequence[Opening] = (),
+    ) -> AppendResult:
         if not new:
             raise InputError("an append needs at least one entry")
         for e in new:
@@ -162,13 +167,7 @@ class Log:
                     rows_n.append((level, idx, h))
         cp = Checkpoint(self.origin, frontier.size, frontier.root())
         note = sign_checkpoint(cp, self.signer)
-        try:
-            with self.store.engine.begin() as conn:
-                self.store.insert_batch(conn, rows_e, rows_n, (frontier.size, note))
-                if also is not None:
-                    also(conn)
-        except SQLAlchemyError as exc:
-            raise StorageError(f"append of {len(new)} entries at {first} failed: {exc}") from exc
+        self.store.append_batch(Batch(rows_e, rows_n, (frontier.size, note), state, openings))
         self._frontier = frontier
         self._last_leaf = leaves[-1]
         return AppendResult(first, frontier.size, tuple(leaves), note, known)
@@ -179,21 +178,8 @@ class Log:
         if size < 0 or size > self.size:
             raise InputError(f"{what} {size} is beyond the current tree size {self.size}")
 
-    @contextmanager
-    def _conn(self) -> Iterator[Connection]:
-        try:
-            with self.store.engine.connect() as conn:
-                yield conn
-        except SQLAlchemyError as exc:
-            raise StorageError(f"cannot read the log: {exc}") from exc
-
-    def _read(self, fn: Callable[[Connection], Any]) -> Any:
-        with self._conn() as conn:
-            return fn(conn)
-
     def _fetch(self, ids: Iterable[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
-        with self._conn() as conn:
-            return self.store.fetch_nodes(conn, ids)
+        return self.store.read_nodes(ids)
 
     def _fetch_cached(self, ids: set[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
         """Like :meth:`_fetch`, through a cache of the nodes above the bottom levels.
@@ -217,9 +203,8 @@ class Log:
         return found
 
     def _entries_and_leaves(self, lo: int, hi: int) -> list[tuple[bytes, bytes]]:
-        with self._conn() as conn:
-            data = self.store.entry_range(conn, lo, hi)
-            leaves = self.store.node_range(conn, 0, lo, hi)
+        data = self.store.read_entries(lo, hi)
+        leaves = self.store.read_node_range(0, lo, hi)
         if len(data) != len(leaves):
             raise IntegrityError(f"entries and leaf hashes between {lo} and {hi} disagree")
         return list(zip(data, leaves, strict=True))
@@ -242,6 +227,24 @@ class Log:
                 h = merkle.node_hash(found[nid], h)
             memo[r] = h
         return [memo[r] for r in ranges]
+
+    def tree_nodes(self, ids: Sequence[merkle.NodeId]) -> list[bytes]:
+        """The hashes of the completed subtrees ``ids`` (level, index), in that order;
+        IntegrityError if the store lacks one."""
+        found = self._fetch(ids)
+        if any(i not in found for i in ids):
+            raise IntegrityError("the stored tree is missing nodes")
+        return [found[i] for i in ids]
+
+    def compact_range(self, size: int) -> merkle.CompactRange:
+        """The compact range of the tree of the first ``size`` entries (its frontier: the
+        perfect subtrees of RFC 9162 §2.1.1, left to right), from the stored nodes."""
+        self._check_size(size)
+        ids = merkle.root_ranges(size)
+        found = self._fetch(ids)
+        if any(i not in found for i in ids):
+            raise IntegrityError(f"the stored tree of size {size} is missing nodes")
+        return merkle.CompactRange(size, [found[i] for i in ids])
 
     def root_at(self, size: int) -> bytes:
         """The root of the tree of the first ``size`` entries."""
@@ -283,7 +286,7 @@ class Log:
         """The bytes of entry ``index``."""
         if not 0 <= index < self.size:
             raise NotFoundError(f"no entry {index}: the log has {self.size} entries")
-        got: list[bytes] = self._read(lambda c: self.store.entry_range(c, index, index + 1))
+        got = self.store.read_entries(index, index + 1)
         if not got:
             raise IntegrityError(f"entry {index} is missing from storage")
         return got[0]
@@ -293,36 +296,33 @@ class Log:
         hi = min(hi, self.size)
         if lo >= hi:
             return []
-        out: list[bytes] = self._read(lambda c: self.store.entry_range(c, lo, hi))
-        return out
+        return self.store.read_entries(lo, hi)
 
     def leaf_hashes(self, lo: int, hi: int) -> list[bytes]:
         """Leaf hashes of entries [lo, hi), clipped to the current size."""
         hi = min(hi, self.size)
-        out: list[bytes] = self._read(lambda c: self.store.node_range(c, 0, lo, hi))
-        return out
+        return self.store.read_node_range(0, lo, hi)
 
     def index_of_leaf(self, leaf_hash: bytes, size: int | None = None) -> int:
         """The index of the entry with ``leaf_hash`` below ``size``; NotFoundError if none."""
         size = self.size if size is None else size
-        idx: int | None = self._read(lambda c: self.store.index_of_leaf(c, leaf_hash))
+        idx = self.store.index_of_leaf(leaf_hash)
         if idx is None or idx >= size:
             raise NotFoundError(f"no entry with leaf hash {leaf_hash.hex()} in tree size {size}")
         return idx
 
     def checkpoint(self) -> bytes:
         """The newest signed checkpoint note."""
-        got = self._read(self.store.latest_checkpoint)
+        got = self.store.latest_checkpoint()
         if got is None:
             return sign_checkpoint(Checkpoint(self.origin, 0, merkle.EMPTY_ROOT), self.signer)
-        note: bytes = got[1]
-        return note
+        return got[1]
 
     def checkpoint_at(self, size: int) -> bytes:
         """The signed checkpoint of exactly ``size``; NotFoundError if none was issued."""
         if not 0 <= size <= self.size:
             raise NotFoundError(f"no checkpoint at size {size}: the log has {self.size} entries")
-        note: bytes | None = self._read(lambda c: self.store.checkpoint_at(c, size))
+        note = self.store.checkpoint_at(size)
         if note is None:
             raise NotFoundError(f"no checkpoint was issued at size {size}")
         return note
@@ -335,9 +335,7 @@ class Log:
                 f"tile {level}/{index} has only {available} hashes at size {self.size}"
             )
         lo = index * TILE_WIDTH
-        hashes: list[bytes] = self._read(
-            lambda c: self.store.node_range(c, level * TILE_HEIGHT, lo, lo + width)
-        )
+        hashes = self.store.read_node_range(level * TILE_HEIGHT, lo, lo + width)
         if len(hashes) != width:
             raise IntegrityError(f"tile {level}/{index} is incomplete in storage")
         return b"".join(hashes)

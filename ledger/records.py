@@ -1,6 +1,6 @@
 """Log records: ``JCS({"index", "prev", "time", "envelope"})`` chained by ``prev``.
 
-DESIGN.md, "The two objects": the record bytes are the log entry; ``prev`` is the hex
+docs/design.md, "The two objects": the record bytes are the log entry; ``prev`` is the hex
 leaf hash of the previous record (64 zeros for record 0), which makes the ledger
 hash-chained on top of the Merkle tree.
 """

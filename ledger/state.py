@@ -1,24 +1,26 @@
 """The deterministic rule engine: ``state = replay(genesis, records)``.
 
-The community's state is a set of namespaced JSON documents. Each statement type
-registers exactly one handler that validates a statement against the state and then
-applies it; ledger, voting and funds register theirs the same way. The sequencer,
-witnesses, mirrors and auditors all run these handlers, so they all reach the same
-state. Nothing here does I/O.
+The community's state is a set of namespaced JSON documents. Each statement type has
+exactly one handler that validates a statement against the state and then applies it;
+a state holds the :class:`~ledger.ruleset.RuleSet` it is replayed under, given when it
+is created (``State(rules)``), so no replay can run without saying which rules. The
+sequencer, witnesses, mirrors and auditors all build the same rule set, so they all
+reach the same state. Nothing here does I/O.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from ledger import merkle
-from ledger.errors import CivicError, ConflictError, InputError, RuleViolation
+from ledger.errors import CivicError, ConflictError, RuleViolation
 from ledger.records import GENESIS_PREV, Record, parse_time
+from ledger.ruleset import Handler, RuleSet
 from ledger.statements import Envelope, parse_envelope
 
 __all__ = [
@@ -27,9 +29,6 @@ __all__ = [
     "State",
     "apply_envelope",
     "apply_record",
-    "handler",
-    "handler_for",
-    "registered_types",
     "replay",
 ]
 
@@ -44,63 +43,19 @@ class Context:
     leaf_hash: str
 
 
-Handler = Callable[["State", Envelope, Context], None]
-_HANDLERS: dict[str, Handler] = {}
 _MISSING = object()
 
 
-def handler(type_name: str) -> Callable[[Handler], Handler]:
-    """Register the one handler of statement type ``type_name``."""
-
-    def deco(fn: Handler) -> Handler:
-        if type_name in _HANDLERS and _HANDLERS[type_name] is not fn:
-            raise RuntimeError(f"statement type {type_name!r} already has a handler")
-        _HANDLERS[type_name] = fn
-        return fn
-
-    return deco
-
-
-def handler_for(type_name: str) -> Handler:
-    """The handler of ``type_name``; InputError (unknown type) if none is registered."""
-    _load_modules()
-    try:
-        return _HANDLERS[type_name]
-    except KeyError:
-        raise InputError(
-            f"unknown statement type {type_name!r}; known types: {', '.join(registered_types())}"
-        ) from None
-
-
-def registered_types() -> list[str]:
-    """Every statement type with a handler."""
-    _load_modules()
-    return sorted(_HANDLERS)
-
-
-_LOADED: list[bool] = []
-
-
-def _load_modules() -> None:
-    # Handlers live in their own layers; importing them registers them. Imported lazily so
-    # that ledger does not depend on voting or funds at import time; once per process.
-    if _LOADED:
-        return
-    _LOADED.append(True)
-    import importlib
-
-    for mod in ("ledger.community", "voting.rules", "funds.rules"):
-        try:
-            importlib.import_module(mod)
-        except ModuleNotFoundError as exc:
-            if exc.name != mod:
-                raise
-
-
 class State:
-    """Namespaced JSON documents, with dirty tracking and undo for failed statements."""
+    """Namespaced JSON documents, with dirty tracking and undo for failed statements.
 
-    def __init__(self) -> None:
+    ``rules`` is the rule set every statement applied to this state runs under.
+    """
+
+    def __init__(self, rules: RuleSet) -> None:
+        if not isinstance(rules, RuleSet):
+            raise TypeError(f"State needs the community's RuleSet, got {type(rules).__name__}")
+        self.rules = rules
         self._rows: dict[str, dict[str, Any]] = {}
         self._dirty: set[tuple[str, str]] = set()
         self._undo: list[tuple[str, str, Any]] | None = None
@@ -212,7 +167,7 @@ def _check_common(state: State, env: Envelope, ctx: Context) -> None:
 
 def apply_envelope(state: State, env: Envelope, ctx: Context) -> None:
     """Validate and apply one statement; on any error the state is unchanged."""
-    fn = handler_for(env.type)
+    fn = state.rules.handler_for(env.type)
     with state.transaction():
         _check_common(state, env, ctx)
         fn(state, env, ctx)
@@ -234,10 +189,9 @@ def apply_record(state: State, record: Record) -> Envelope:
     return env
 
 
-def replay(records: Sequence[Record], state: State | None = None) -> State:
-    """Apply ``records`` in order (genesis first if ``state`` is None); raise at the first
-    invalid one with its index in the message."""
-    state = state or State()
+def replay(records: Sequence[Record], state: State) -> State:
+    """Apply ``records`` in order onto ``state`` (``State(rules)`` to start from genesis);
+    raise at the first invalid one with its index in the message."""
     for rec in records:
         try:
             apply_record(state, rec)

@@ -1,4 +1,4 @@
-"""Signed statements and their envelopes (DESIGN.md, "The two objects").
+"""Signed statements and their envelopes (docs/design.md, "The two objects").
 
 A statement is a JSON object canonicalised with RFC 8785; each signature is Ed25519
 over ``b"civic-ledger/statement/v1\\n" + JCS(statement)``. An envelope carries the
@@ -176,7 +176,7 @@ def _check_shape(env: Any) -> tuple[dict[str, Any], list[tuple[str, bytes]]]:
 def parse_envelope(env: Any) -> Envelope:
     """Check an envelope's shape and every signature; raise InputError or SignatureError.
 
-    1. the envelope and statement have exactly the fields of DESIGN.md, well typed;
+    1. the envelope and statement have exactly the fields of docs/design.md, well typed;
     2. every signature is Ed25519 by its key over DOMAIN ‖ JCS(statement);
     3. the statement's ``signer`` is among the signers.
     """

@@ -23,7 +23,7 @@ from node import (
     routes_witness,
 )
 from node.context import open_context
-from node.limits import BodyLimit
+from node.limits import BodyLimit, JsonLimits
 from node.problems import install_problem_handlers
 
 __all__ = ["MAX_BODY", "WEB_DIR", "create_app"]
@@ -93,5 +93,8 @@ def create_app(data_dir: Path) -> FastAPI:
 
     app.mount("/web", StaticFiles(directory=WEB_DIR), name="web")
 
+    # Outermost last: the body's size is bounded before its JSON is scanned.
+    # POST /v1/documents stores its body as given, whatever its media type.
+    app.add_middleware(JsonLimits, raw_paths=("/v1/documents",))
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY)
     return app

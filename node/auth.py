@@ -1,34 +1,23 @@
-"""Signed requests for the few private reads and erasures (committee keys only).
+"""The node's check of signed requests for the few private reads and erasures (committee keys).
 
-Header: ``Authorization: Civic key=<key id>, created=<RFC 3339>, sig=<base64>`` where the
-signature is Ed25519 over ``b"civic-ledger/request/v1\\n" + METHOD + "\\n" + PATH + "\\n" +
-created``. The node accepts it within the policy's statement window.
+Header: ``Authorization: Civic key=<key id>, created=<RFC 3339>, sig=<base64>``, the
+signature being Ed25519 over :func:`ledger.request_signing.request_message` (clients sign
+with :func:`client.signing.authorization_header`). The node accepts it within the policy's
+statement window.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-from datetime import UTC, datetime
+from datetime import datetime
 
 from ledger.errors import ForbiddenError, InputError, SignatureError
-from ledger.keys import KeyPair, verify_signature
-from ledger.records import format_time, parse_time
+from ledger.keys import verify_signature
+from ledger.records import parse_time
+from ledger.request_signing import request_message
 
-__all__ = ["REQUEST_DOMAIN", "authorization_header", "verify_authorization"]
-
-REQUEST_DOMAIN = b"civic-ledger/request/v1\n"
-
-
-def _message(method: str, path: str, created: str) -> bytes:
-    return REQUEST_DOMAIN + f"{method.upper()}\n{path}\n{created}".encode()
-
-
-def authorization_header(key: KeyPair, method: str, path: str, now: datetime | None = None) -> str:
-    """The Authorization header value that signs ``METHOD path`` with ``key``."""
-    created = format_time((now or datetime.now(UTC)).replace(microsecond=0))
-    sig = base64.b64encode(key.sign(_message(method, path, created))).decode()
-    return f"Civic key={key.key_id}, created={created}, sig={sig}"
+__all__ = ["verify_authorization"]
 
 
 def verify_authorization(
@@ -51,6 +40,6 @@ def verify_authorization(
         raise InputError("malformed Authorization header") from exc
     if abs((parse_time(created) - now).total_seconds()) > window_seconds:
         raise SignatureError("signed request is too old or from the future; sign it again")
-    if not verify_signature(key, _message(method, path, created), sig):
+    if not verify_signature(key, request_message(method, path, created), sig):
         raise SignatureError(f"request signature by {key} does not verify")
     return key

@@ -6,10 +6,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ledger.c2sp.note import NoteSigner
 from ledger.community import genesis_envelope
 from ledger.errors import CivicError
 from ledger.keys import KeyPair
-from ledger.notes import NoteSigner
 from node.config import init_data_dir
 from node.context import open_context
 

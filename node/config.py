@@ -15,18 +15,25 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ledger.c2sp.note import (
+    NoteSigner,
+    NoteVerifier,
+    generate_signer,
+    parse_private_key,
+    parse_vkey,
+)
 from ledger.errors import InputError
 from ledger.files import write_atomic
-from ledger.notes import NoteSigner, NoteVerifier, generate_signer, parse_private_key, parse_vkey
-from ledger.storage import sqlite_url
+from ledger.sql import sqlite_url
+from node.limits import ConnectionLimits
 
 __all__ = [
     "ROLES",
     "NodeConfig",
+    "configured_log_key",
     "init_data_dir",
     "load_config",
     "load_log_key",
-    "log_verifier",
     "save_config",
 ]
 
@@ -54,6 +61,29 @@ class NodeConfig:
     gossip_interval: float = 5.0
     follow_interval: float = 1.0
     witness_retry: float = 5.0
+    # Connection limits (README "Limits"): seconds a client has to send a request's head,
+    # then its body; seconds an idle kept-alive connection stays open; open connections
+    # from one IP address.
+    header_timeout: float = 10.0
+    body_timeout: float = 60.0
+    keep_alive_timeout: int = 5
+    max_connections_per_client: int = 256
+
+    def connection_limits(self) -> ConnectionLimits:
+        """The deadlines and the per-client cap to serve with; InputError if one is not positive."""
+        for name in ("header_timeout", "body_timeout"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
+                raise InputError(f"{CONFIG_FILE}: {name} must be a positive number of seconds")
+        for name in ("keep_alive_timeout", "max_connections_per_client"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise InputError(f"{CONFIG_FILE}: {name} must be a whole number, at least 1")
+        return ConnectionLimits(
+            header_timeout=float(self.header_timeout),
+            body_timeout=float(self.body_timeout),
+            max_per_client=self.max_connections_per_client,
+        )
 
     def database_url(self, data_dir: Path) -> str:
         """The configured database, or the SQLite file in the data folder."""
@@ -89,7 +119,7 @@ def load_log_key(data_dir: Path) -> NoteSigner:
     return parse_private_key(path.read_text("utf-8").strip())
 
 
-def log_verifier(cfg: NodeConfig) -> NoteVerifier:
+def configured_log_key(cfg: NodeConfig) -> NoteVerifier:
     """The log's public key from the config; InputError saying how to set it if missing."""
     if not cfg.log_vkey:
         raise InputError(

@@ -16,13 +16,22 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 
+from ledger.c2sp.policy import Policy
 from ledger.errors import InputError, NotFoundError
-from ledger.notes import Policy
-from ledger.policy import policy_from_genesis
+from ledger.ruleset import RuleSet
+from ledger.sql import SqlStore
 from ledger.state import State
-from ledger.storage import Store
-from node.config import ROLES, NodeConfig, load_config, load_log_key, log_verifier
+from ledger.storage import Storage
+from ledger.witness_policy import policy_from_genesis
+from node.config import (
+    ROLES,
+    NodeConfig,
+    configured_log_key,
+    load_config,
+    load_log_key,
+)
 from node.cosigning import WitnessedLog
+from rules import community_rules
 
 if TYPE_CHECKING:
     from node.evidence import EvidenceStore
@@ -37,8 +46,10 @@ class NodeContext:
 
     data_dir: Path
     cfg: NodeConfig
-    store: Store
+    store: Storage
     log: WitnessedLog
+    # The rule set every role replays under: built once, at start-up, from rules.LAYERS.
+    rules: RuleSet
     services: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -178,7 +189,7 @@ def open_context(data_dir: Path, serve: bool = False) -> NodeContext:
     cfg = load_config(data_dir)
     if cfg.role not in ROLES:
         raise InputError(f"unknown node role {cfg.role!r}; roles: {', '.join(ROLES)}")
-    store = Store(cfg.database_url(data_dir))
+    store: Storage = SqlStore(cfg.database_url(data_dir))
     try:
         log: WitnessedLog
         if cfg.role == "sequencer":
@@ -186,8 +197,8 @@ def open_context(data_dir: Path, serve: bool = False) -> NodeContext:
         else:
             from node.replica import ReplicaLog
 
-            log = ReplicaLog(store, log_verifier(cfg))
-        ctx = NodeContext(data_dir, cfg, store, log)
+            log = ReplicaLog(store, configured_log_key(cfg))
+        ctx = NodeContext(data_dir, cfg, store, log, community_rules())
         if serve:
             _open_services(ctx)
     except Exception:
@@ -210,9 +221,9 @@ def _open_services(ctx: NodeContext) -> None:
         from node.private import PrivateStore
         from node.sequencer import Sequencer
 
-        private = PrivateStore(store)
+        private = PrivateStore(store, ctx.rules)
         ctx.services["private"] = private
-        ctx.services["sequencer"] = Sequencer(ctx.log, store, private)
+        ctx.services["sequencer"] = Sequencer(ctx.log, store, private, ctx.rules)
         return
     from node.replica import HttpSource, Replica, ReplicaLog
 
@@ -224,7 +235,7 @@ def _open_services(ctx: NodeContext) -> None:
 
         witness_signer = load_witness_key(ctx.data_dir)
     name = f"witness {witness_signer.name}" if witness_signer else ctx.name
-    replica = Replica(ctx.log, store, evidence, source, name)
+    replica = Replica(ctx.log, store, evidence, source, name, ctx.rules)
     ctx.services["replica"] = replica
     if witness_signer is not None:
         from node.witness import Witness

@@ -21,46 +21,26 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from sqlalchemy import BigInteger, Column, MetaData, String, Table, Text, func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from ledger.c2sp.checkpoint import parse_checkpoint, read_checkpoint
+from ledger.c2sp.cosignature import CosignatureVerifier, parse_cosigner_vkey
+from ledger.c2sp.note import NoteSignature, add_signatures, parse_note, parse_signature_lines
+from ledger.c2sp.policy import Policy, policy_satisfied
+from ledger.c2sp.witness import SIZE_MEDIA_TYPE, format_add_checkpoint
 from ledger.errors import CivicError, InputError
 from ledger.log import Log
-from ledger.notes import (
-    CosignatureVerifier,
-    NoteSignature,
-    Policy,
-    add_signatures,
-    parse_checkpoint,
-    parse_cosigner_vkey,
-    parse_note,
-    parse_signature_lines,
-    policy_satisfied,
-)
-from ledger.policy import witness_submission_prefix
-from ledger.storage import NAMING, Store
-from node.witness import SIZE_MEDIA_TYPE, format_add_checkpoint
+from ledger.storage import CosignatureStorage
+from ledger.witness_policy import witness_submission_prefix
 
 __all__ = [
     "CheckpointCollector",
     "CosignatureBook",
     "WitnessStatus",
     "WitnessedLog",
-    "cosignatures_table",
 ]
 
 log = logging.getLogger("civic.cosigning")
 
-cosig_metadata = MetaData(naming_convention=NAMING)
-cosignatures_table = Table(
-    "checkpoint_cosignatures",
-    cosig_metadata,
-    Column("size", BigInteger, primary_key=True, autoincrement=False),
-    # "<key name>+<8 hex key ID>": one cosignature per witness key per checkpoint size.
-    Column("witness", String(300), primary_key=True),
-    Column("line", Text, nullable=False),
-)
 # Recent checkpoint sizes whose cosignatures stay in memory (older ones are read on demand).
 _CACHE_SIZES = 4096
 
@@ -76,21 +56,16 @@ class CosignatureBook:
     verified by whoever adds them, the book only counts them against the quorum.
     """
 
-    def __init__(self, store: Store, policy: Callable[[], Policy | None]) -> None:
+    def __init__(self, store: CosignatureStorage, policy: Callable[[], Policy | None]) -> None:
         self.db = store
         self.policy = policy
-        store.create_tables(cosig_metadata, ("checkpoint_cosignatures",))
         self._lock = threading.Lock()
         self._sigs: dict[int, dict[str, NoteSignature]] = {}
         self._witnessed: int | None = None
-        with store.engine.connect() as conn:
-            top = conn.execute(select(func.max(cosignatures_table.c.size))).scalar()
-            if top is not None:
-                q = select(cosignatures_table).where(
-                    cosignatures_table.c.size > int(top) - _CACHE_SIZES
-                )
-                for row in conn.execute(q):
-                    self._remember(int(row.size), _parse_line(row.line))
+        top = store.latest_cosigned_size()
+        if top is not None:
+            for size, line in store.cosignatures_above(top - _CACHE_SIZES):
+                self._remember(size, _parse_line(line))
 
     def _remember(self, size: int, sig: NoteSignature) -> None:
         self._sigs.setdefault(size, {})[_slot(sig)] = sig
@@ -103,13 +78,7 @@ class CosignatureBook:
         with self._lock:
             if _slot(sig) in self._sigs.get(size, {}):
                 return False
-            ins = pg_insert if self.db.dialect == "postgresql" else sqlite_insert
-            with self.db.engine.begin() as conn:
-                conn.execute(
-                    ins(cosignatures_table)
-                    .values(size=size, witness=_slot(sig), line=sig.line())
-                    .on_conflict_do_nothing()
-                )
+            self.db.add_cosignature(size, _slot(sig), sig.line())
             self._remember(size, sig)
             if self._meets_quorum(size) and (self._witnessed is None or size > self._witnessed):
                 self._witnessed = size
@@ -121,11 +90,7 @@ class CosignatureBook:
             held = self._sigs.get(size)
             if held is not None:
                 return list(held.values())
-        with self.db.engine.connect() as conn:
-            rows = conn.execute(
-                select(cosignatures_table.c.line).where(cosignatures_table.c.size == size)
-            )
-            return [_parse_line(r[0]) for r in rows]
+        return [_parse_line(line) for line in self.db.cosignature_lines(size)]
 
     def count(self, size: int) -> int:
         return len(self.signatures(size))
@@ -133,13 +98,7 @@ class CosignatureBook:
     def latest_size_for(self, verifier: CosignatureVerifier) -> int | None:
         """The largest size this witness key has cosigned, from storage."""
         slot = f"{verifier.name}+{verifier.key_hash.hex()}"
-        with self.db.engine.connect() as conn:
-            got = conn.execute(
-                select(func.max(cosignatures_table.c.size)).where(
-                    cosignatures_table.c.witness == slot
-                )
-            ).scalar()
-        return None if got is None else int(got)
+        return self.db.latest_cosigned_size(slot)
 
     def _meets_quorum(self, size: int) -> bool:
         policy = self.policy()
@@ -170,7 +129,7 @@ def _parse_line(line: str) -> NoteSignature:
 
 
 def _note_size(note: bytes) -> int:
-    return parse_checkpoint(parse_note(note).text).size
+    return read_checkpoint(note).size
 
 
 class WitnessedLog(Log):

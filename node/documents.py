@@ -1,6 +1,6 @@
 """The node's content-addressed document store: invoices, receipts, contracts, minutes.
 
-DESIGN.md, Privacy: documents live off the log, keyed by SHA-256; the log holds only the
+docs/design.md, Privacy: documents live off the log, keyed by SHA-256; the log holds only the
 hash, size, media type and public flag (``funds.document.publish``). Layout in the data
 folder::
 
@@ -17,63 +17,26 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-
-from sqlalchemy import BigInteger, Column, MetaData, String, Table, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from funds.model import check_media_type
 from ledger.errors import InputError, IntegrityError, NotFoundError, TooLargeError
 from ledger.files import write_atomic
 from ledger.records import format_time
-from ledger.storage import NAMING, Store
+from ledger.storage import DocumentInfo, DocumentStorage
 
 __all__ = [
     "MAX_DOCUMENT_BYTES",
     "DocumentInfo",
     "DocumentStore",
-    "documents_metadata",
     "documents_of",
 ]
 
 # Uploads above this are refused with 413 (below the app's 8 MiB request limit).
 MAX_DOCUMENT_BYTES = 5 * 1024 * 1024
 _SHA = re.compile(r"^[0-9a-f]{64}$")
-
-documents_metadata = MetaData(naming_convention=NAMING)
-documents_table = Table(
-    "documents",
-    documents_metadata,
-    Column("sha256", String(64), primary_key=True),
-    Column("size", BigInteger, nullable=False),
-    Column("media_type", String(130), nullable=False),
-    Column("uploaded_by", String(128), nullable=False),
-    Column("uploaded_at", String(40), nullable=False),
-)
-
-
-@dataclass(frozen=True)
-class DocumentInfo:
-    """What the node knows of a stored document."""
-
-    sha256: str
-    size: int
-    media_type: str
-    uploaded_by: str
-    uploaded_at: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "sha256": self.sha256,
-            "size": self.size,
-            "media_type": self.media_type,
-            "uploaded_by": self.uploaded_by,
-            "uploaded_at": self.uploaded_at,
-        }
 
 
 def _check_sha(sha256: str) -> str:
@@ -85,11 +48,12 @@ def _check_sha(sha256: str) -> str:
 class DocumentStore:
     """Documents under ``root`` (``DIR/documents``) and their metadata in ``store``."""
 
-    def __init__(self, root: Path, store: Store, max_bytes: int = MAX_DOCUMENT_BYTES) -> None:
+    def __init__(
+        self, root: Path, store: DocumentStorage, max_bytes: int = MAX_DOCUMENT_BYTES
+    ) -> None:
         self.root = root
         self.db = store
         self.max_bytes = max_bytes
-        store.create_tables(documents_metadata)
 
     def path_of(self, sha256: str) -> Path:
         """Where the bytes of ``sha256`` live: ``root/ab/cdef...``."""
@@ -108,20 +72,8 @@ class DocumentStore:
         path = self.path_of(sha)
         if not path.exists():
             write_atomic(path, data)
-        row = {
-            "sha256": sha,
-            "size": len(data),
-            "media_type": media_type,
-            "uploaded_by": uploaded_by,
-            "uploaded_at": format_time(datetime.now(UTC).replace(microsecond=0)),
-        }
-        with self.db.engine.begin() as conn:
-            ins = (
-                pg_insert(documents_table)
-                if conn.dialect.name == "postgresql"
-                else sqlite_insert(documents_table)
-            )
-            conn.execute(ins.on_conflict_do_nothing(index_elements=["sha256"]), [row])
+        now = format_time(datetime.now(UTC).replace(microsecond=0))
+        self.db.add_document(DocumentInfo(sha, len(data), media_type, uploaded_by, now))
         info = self.info(sha)
         assert info is not None
         return info
@@ -129,13 +81,10 @@ class DocumentStore:
     def info(self, sha256: str) -> DocumentInfo | None:
         """The metadata of ``sha256``, or None if this node does not hold it."""
         _check_sha(sha256)
-        with self.db.engine.connect() as conn:
-            r = conn.execute(
-                select(documents_table).where(documents_table.c.sha256 == sha256)
-            ).first()
-        if r is None or not self.path_of(sha256).exists():
+        info = self.db.document(sha256)
+        if info is None or not self.path_of(sha256).exists():
             return None
-        return DocumentInfo(r.sha256, int(r.size), r.media_type, r.uploaded_by, r.uploaded_at)
+        return info
 
     def read(self, sha256: str) -> tuple[bytes, DocumentInfo]:
         """The bytes and metadata of ``sha256``; NotFoundError if not held here,

@@ -24,21 +24,21 @@ from typing import Any
 import httpx
 
 from ledger import merkle
+from ledger.c2sp.checkpoint import Checkpoint, log_signed_only
+from ledger.c2sp.note import NoteVerifier
 from ledger.errors import CivicError, InputError, NotFoundError, VerificationError
 from ledger.evidence import (
     SHAREABLE_KINDS,
     Evidence,
-    equivocation,
+    equivocation_with,
     evidence_from_json,
     integrity_alert,
     verify_evidence,
 )
-from ledger.notes import Checkpoint, NoteVerifier
 from ledger.state import State
 from node.cosigning import WitnessedLog
 from node.evidence import EvidenceStore
 from node.replica import Replica, check_own_bundle
-from node.witness import log_signed_only
 
 __all__ = ["Gossip", "PeerView"]
 
@@ -189,30 +189,9 @@ class Gossip(threading.Thread):
                 continue
             if cp.size == 0 or self.log.root_at(cp.size) == cp.root_hash:
                 continue
-            self.evidence.add(self._equivocation(cp, note), f"{self.node_name} gossip")
+            ev = equivocation_with(self.log, self.origin, cp, note)
+            self.evidence.add(ev, f"{self.node_name} gossip")
         return ahead
-
-    def _equivocation(self, cp: Checkpoint, theirs: bytes) -> Evidence:
-        try:
-            mine = self.log.signed_checkpoint_at(cp.size)
-            return equivocation(
-                self.origin,
-                mine,
-                theirs,
-                reason=f"two checkpoints of size {cp.size} with different roots",
-            )
-        except NotFoundError:
-            ours = self.log.signed_checkpoint()
-            big, _ = log_signed_only(ours, self.verifier)
-            return equivocation(
-                self.origin,
-                theirs,
-                ours,
-                self.log.consistency_proof(cp.size, big.size),
-                self.log.root_at(cp.size),
-                reason=f"checkpoint of size {cp.size} is inconsistent with the checkpoint of "
-                f"size {big.size}",
-            )
 
     def _consider(self, item: Any, url: str) -> None:
         """Keep a peer's piece of evidence if we can verify it ourselves."""

@@ -77,8 +77,13 @@ class NodeProcess:
                 self.kill()
 
 
+# Generous: a node imports FastAPI, opens its store and checks its tree before it answers,
+# which takes well under a second on an idle machine but tens of seconds on a loaded one.
+START_TIMEOUT = 120.0
+
+
 def wait_healthy(
-    url: str, timeout: float = 30.0, proc: subprocess.Popen[bytes] | None = None
+    url: str, timeout: float = START_TIMEOUT, proc: subprocess.Popen[bytes] | None = None
 ) -> None:
     """Poll ``url``/healthz until it answers 200; NetworkError after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout

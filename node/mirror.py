@@ -14,8 +14,8 @@ import logging
 import threading
 from pathlib import Path
 
+from ledger.c2sp.note import parse_vkey
 from ledger.errors import CivicError, InputError, NotFoundError
-from ledger.notes import parse_vkey
 from node.config import CONFIG_FILE, NodeConfig, save_config
 from node.cosigning import CosignatureBook
 from node.replica import Replica, Source

@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from ledger.errors import CivicError
 
@@ -49,6 +50,12 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _overflow(_req: Request, exc: OverflowError) -> JSONResponse:
         # A number too large for the database's 64-bit integers can only come from input.
         return problem(400, "Bad input", "a number in the request is out of range")
+
+    @app.exception_handler(ClientDisconnect)
+    async def _gone(_req: Request, _exc: ClientDisconnect) -> JSONResponse:
+        # The client left, or was closed at its body deadline (node.limits), before its
+        # body ended: not an error of the node, and no one will read this answer.
+        return problem(400, "Client disconnected", "the connection closed before the body ended")
 
     @app.exception_handler(Exception)
     async def _unexpected(_req: Request, exc: Exception) -> JSONResponse:

@@ -1,4 +1,4 @@
-"""A verified replica of a community log, kept by witnesses and mirrors in their own Store.
+"""A verified replica of a community log, kept by witnesses and mirrors in their own database.
 
 To reach a checkpoint signed by the log key, the replica fetches the missing entries
 through the log's C2SP tlog-tiles API, checks that they extend its own tree to exactly
@@ -21,9 +21,11 @@ from collections.abc import Sequence
 from typing import Protocol, cast
 
 import httpx
-from sqlalchemy import Connection
 
 from ledger import merkle
+from ledger.c2sp.checkpoint import Checkpoint, log_signed_only
+from ledger.c2sp.note import NoteSigner, NoteVerifier, parse_note
+from ledger.c2sp.trust import check_trust
 from ledger.errors import (
     CivicError,
     ConflictError,
@@ -35,23 +37,16 @@ from ledger.errors import (
     ProofError,
     VerificationError,
 )
-from ledger.evidence import equivocation, integrity_alert, invalid_record
-from ledger.log import AppendResult, Log, Writer
-from ledger.notes import (
-    Checkpoint,
-    NoteSigner,
-    NoteVerifier,
-    parse_note,
-)
-from ledger.policy import policy_from_genesis, quorum_cosigners
+from ledger.evidence import equivocation_with, integrity_alert, invalid_record
+from ledger.log import AppendResult, Log
 from ledger.records import parse_record
+from ledger.ruleset import RuleSet
 from ledger.state import State, apply_record
-from ledger.storage import Store, checkpoints
+from ledger.storage import LogStorage, Opening, StateChange
 from ledger.tiles import TILE_WIDTH, decode_bundle, tile_path
-from ledger.views import load_state, views_metadata, write_state
+from ledger.witness_policy import policy_from_genesis
 from node.cosigning import CosignatureBook, WitnessedLog
 from node.evidence import EvidenceStore
-from node.witness import log_signed_only
 
 __all__ = ["HttpSource", "Replica", "ReplicaLog", "Source", "check_own_bundle"]
 
@@ -90,17 +85,22 @@ class _ReplayedSignature:
 class ReplicaLog(WitnessedLog):
     """A :class:`Log` that stores only entries under checkpoints the log key signed."""
 
-    def __init__(self, store: Store, verifier: NoteVerifier) -> None:
+    def __init__(self, store: LogStorage, verifier: NoteVerifier) -> None:
         self._replay = _ReplayedSignature(verifier)
         # The stand-in quacks like a NoteSigner for the only calls Log makes on it
         # (name, key_hash, sign, verifier); see _ReplayedSignature.
         super().__init__(store, verifier.name, cast(NoteSigner, self._replay))
 
-    def append(self, new: Sequence[bytes], also: Writer | None = None) -> AppendResult:
+    def append(
+        self,
+        new: Sequence[bytes],
+        state: StateChange | None = None,
+        openings: Sequence[Opening] = (),
+    ) -> AppendResult:
         raise InputError("a replica stores only what the log signed: use append_signed")
 
     def append_signed(
-        self, new: Sequence[bytes], checkpoint_note: bytes, also: Writer | None = None
+        self, new: Sequence[bytes], checkpoint_note: bytes, state: StateChange | None = None
     ) -> AppendResult:
         """Append ``new`` under the log-signed ``checkpoint_note`` (one signature line)."""
         note = parse_note(checkpoint_note)
@@ -108,7 +108,7 @@ class ReplicaLog(WitnessedLog):
         with self.lock:
             self._replay.expect(note.text.encode("utf-8"), sig.signature)
             try:
-                return self._append(new, also)
+                return self._append(new, state)
             finally:
                 self._replay.expect(None)
 
@@ -124,19 +124,7 @@ class ReplicaLog(WitnessedLog):
             return
         except NotFoundError:
             pass
-        with self.store.engine.begin() as conn:
-            conn.execute(checkpoints.insert().values(size=size, note=note))
-
-
-def _frontier(lg: Log) -> merkle.CompactRange:
-    """The compact range of the log's current tree, from its stored nodes."""
-    size = lg.size
-    ids = merkle.root_ranges(size)
-    with lg.store.engine.connect() as conn:
-        found = lg.store.fetch_nodes(conn, ids)
-    if any(i not in found for i in ids):
-        raise IntegrityError(f"the replica's tree of size {size} is missing nodes")
-    return merkle.CompactRange(size, [found[i] for i in ids])
+        self.store.add_checkpoint(size, note)
 
 
 class Source(Protocol):
@@ -229,12 +217,14 @@ class Replica:
     def __init__(
         self,
         log_: ReplicaLog,
-        store: Store,
+        store: LogStorage,
         evidence: EvidenceStore,
         source: Source | None,
         name: str,
+        rules: RuleSet,
     ) -> None:
         self.log = log_
+        self.rules = rules
         self.store = store
         self.evidence = evidence
         self.source = source
@@ -242,12 +232,10 @@ class Replica:
         self.verifier = log_.verifier
         self.origin = log_.origin
         self.lock = threading.RLock()
-        store.create_tables(views_metadata)
         self.state = self._load_state()
 
     def _load_state(self) -> State:
-        with self.store.engine.connect() as conn:
-            state = load_state(conn)
+        state = self.store.read_state(self.rules)
         if state.size != self.log.size or (state.size and state.head != self.log.head):
             raise IntegrityError(
                 f"the replica's state views (size {state.size}) do not match its log "
@@ -289,7 +277,7 @@ class Replica:
             # 2. Fetch the missing entries through the tiles API.
             entries = self._fetch(size, cp.size, log_note)
             # 3. They must extend our tree to exactly the signed root.
-            frontier = _frontier(self.log)
+            frontier = self.log.compact_range(self.log.size)
             leaves = [merkle.leaf_hash(e) for e in entries]
             for lh in leaves:
                 frontier.append(lh)
@@ -370,13 +358,9 @@ class Replica:
                 self.name,
             )
             raise ConflictError(reason) from cause
-        dirty = state.take_dirty()
-
-        def also(conn: Connection) -> None:
-            write_state(conn, dirty, state.size, state.head)
-
+        change = StateChange(state.take_dirty(), state.size, state.head)
         try:
-            self.log.append_signed(entries, log_note, also)
+            self.log.append_signed(entries, log_note, change)
         except Exception:
             # The state ran ahead of a batch that was not stored: reload it.
             self.state = self._load_state()
@@ -384,27 +368,7 @@ class Replica:
 
     def _equivocation(self, cp: Checkpoint, log_note: bytes) -> None:
         """Record that a signed checkpoint contradicts our verified tree, and raise."""
-        size = self.log.size
-        try:
-            mine = self.log.signed_checkpoint_at(cp.size)
-            ev = equivocation(
-                self.origin,
-                mine,
-                log_note,
-                reason=f"two checkpoints of size {cp.size} with different roots",
-            )
-        except NotFoundError:
-            ours = self.log.signed_checkpoint()
-            big = parse_note(ours).text
-            ev = equivocation(
-                self.origin,
-                log_note,
-                ours,
-                self.log.consistency_proof(cp.size, size),
-                self.log.root_at(cp.size),
-                reason=f"checkpoint of size {cp.size} is inconsistent with the verified "
-                f"checkpoint of size {big.split(chr(10))[1]}",
-            )
+        ev = equivocation_with(self.log, self.origin, cp, log_note)
         self.evidence.add(ev, self.name)
         raise VerificationError(f"equivocation: {ev.reason}")
 
@@ -421,18 +385,14 @@ class Replica:
             policy = policy_from_genesis(self.state)
         except InputError:
             return 0
-        parsed = parse_note(note)
-        names = quorum_cosigners(parsed.text, parsed.signatures, policy)
-        if not names:
+        # The one trusted-checkpoint check; only its valid cosignatures are kept (the log
+        # signature was checked above, the quorum is the book's business).
+        found = check_trust(note, policy).cosignatures
+        valid = [c.signature for c in found if c.signature is not None]
+        if not valid:
             return 0
         self.log.remember_checkpoint(cp.size, log_note)
-        keys = {w.name: (w.verifier.name, w.verifier.key_hash) for w in policy.witnesses}
-        wanted = {keys[n] for n in names}
-        n = 0
-        for sig in parsed.signatures:
-            if (sig.name, sig.key_hash) in wanted and book.add(cp.size, sig):
-                n += 1
-        return n
+        return sum(1 for sig in valid if book.add(cp.size, sig))
 
     # --- checking the source ----------------------------------------------------------
 

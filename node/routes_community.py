@@ -9,7 +9,6 @@ from fastapi import APIRouter, Depends, Request
 
 from ledger.community import community_view, members_view
 from ledger.errors import ForbiddenError, NotFoundError
-from ledger.state import registered_types
 from node.auth import verify_authorization
 from node.context import NodeContext, get_ctx
 
@@ -28,7 +27,7 @@ def community(ctx: Ctx) -> dict[str, Any]:
     return {
         **view,
         "checkpoint": ctx.log.checkpoint().decode(),
-        "statement_types": registered_types(),
+        "statement_types": ctx.rules.types(),
     }
 
 

@@ -17,7 +17,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 
 from funds.ledger_math import check_invariants
 from funds.model import funds_policy
@@ -36,16 +35,8 @@ from ledger.errors import ForbiddenError, InputError, NotFoundError, TooLargeErr
 from node.auth import verify_authorization
 from node.context import NodeContext, get_ctx
 from node.documents import documents_of
-from node.private import private_openings, register_committed_field
 
-__all__ = ["PAYEE_COMMITMENT_FIELD", "PAYEE_LABEL_FIELD", "router"]
-
-# A private payee's opening (name and salt) travels as the envelope's `private` part of a
-# funds.expense.request; the sequencer checks it against body.payee_commitment and keeps
-# it under the payee's pseudonymous label, erasable on request.
-PAYEE_COMMITMENT_FIELD = "payee_commitment"
-PAYEE_LABEL_FIELD = "payee_label"
-register_committed_field("funds.expense.request", PAYEE_COMMITMENT_FIELD, PAYEE_LABEL_FIELD)
+__all__ = ["router"]
 
 router = APIRouter(prefix="/v1", tags=["funds"])
 Ctx = Annotated[NodeContext, Depends(get_ctx)]
@@ -175,16 +166,7 @@ def resolve_payee(body: ResolveIn, request: Request, ctx: Ctx) -> dict[str, Any]
     the openings this node holds; after an erasure the person gets a new label.
     """
     _committee_caller(request, ctx, "look up private payees")
-    with ctx.store.engine.connect() as conn:
-        row = conn.execute(
-            select(private_openings.c.subject)
-            .where(
-                private_openings.c.kind == "funds.expense.request",
-                private_openings.c.value == body.name,
-            )
-            .limit(1)
-        ).first()
-    return {"label": None if row is None else row[0]}
+    return {"label": ctx.private().label_of("funds.expense.request", body.name)}
 
 
 @router.get("/funds/payees/{label}/private")

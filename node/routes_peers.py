@@ -7,9 +7,9 @@ from typing import Annotated, Any
 import anyio
 from fastapi import APIRouter, Depends, Query, Response
 
+from ledger.c2sp.policy import format_policy
 from ledger.errors import InputError, NotFoundError
-from ledger.notes import format_policy
-from ledger.policy import policy_from_genesis
+from ledger.witness_policy import policy_from_genesis
 from node.context import NodeContext, get_ctx
 
 __all__ = ["router"]

@@ -39,7 +39,7 @@ def accepted_body(a: Accepted) -> dict[str, Any]:
         "leaf_hash": a.leaf_hash,
         "checkpoint": a.checkpoint.decode(),
         # Issued at commit, before any witness saw it; the cosigned note of the same size
-        # (issue 6) is served at /v1/checkpoints/<size> once the witnesses have answered.
+        # is served at /v1/checkpoints/<size> once the witnesses have answered.
         "cosignatures": 0,
         "cosigned_checkpoint": f"/v1/checkpoints/{a.size}",
         "inclusion_proof": {

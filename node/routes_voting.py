@@ -11,11 +11,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
-from ledger import merkle
+from ledger.c2sp.checkpoint import open_checkpoint
 from ledger.errors import InputError, NotFoundError
-from ledger.notes import open_checkpoint
 from node.context import NodeContext, get_ctx
-from voting.evidence import BallotBundle, bundle_json
+from voting.bundle import build_ballot_bundle
+from voting.evidence import bundle_json
 from voting.rules import BALLOT_ID, compute_result
 
 __all__ = ["router"]
@@ -152,11 +152,8 @@ def bundle(
     log = ctx.log
     note = log.checkpoint()
     cp, _ = open_checkpoint(note, log.verifier)
-    first = int(bid)
-    if first >= cp.size:
+    if int(bid) >= cp.size:
         raise NotFoundError(f"ballot {bid} is not in the current checkpoint yet; retry")
-    closed_at = doc["closed_at"]
-    end = closed_at + 1 if closed_at is not None and closed_at < cp.size else cp.size
     sizes = sorted(set(consistency_from or []))
     if len(sizes) > MAX_PROOF_SIZES:
         raise InputError(f"ask for at most {MAX_PROOF_SIZES} consistency proofs at once")
@@ -165,22 +162,19 @@ def bundle(
             raise InputError("consistency_from sizes start at 1")
         if s > cp.size:
             raise InputError(f"consistency_from {s} is beyond the current tree size {cp.size}")
-    proofs = {s: tuple(log.consistency_proof(s, cp.size)) for s in {*sizes, end} if s < cp.size}
-    ids = merkle.root_ranges(first)
-    with log.store.engine.connect() as conn:
-        nodes = log.store.fetch_nodes(conn, ids)
-    frontier = tuple(nodes[i] for i in ids)
-    st = ctx.state()
-    b = BallotBundle(
-        ballot=bid,
-        origin=cp.origin,
-        log_vkey=log.verifier.vkey(),
-        checkpoint=note,
-        first=first,
-        entries=tuple(log.entries(first, end)),
-        frontier=frontier,
-        consistency=proofs,
+
+    b = build_ballot_bundle(
+        bid,
+        cp.origin,
+        log.verifier.vkey(),
+        note,
+        cp.size,
+        doc["closed_at"],
+        entries=log.entries,
+        nodes=log.tree_nodes,
+        consistency=log.consistency_proof,
+        proof_sizes=sizes,
         ballot_doc=doc,
-        electorate=tuple(st.peek("electorate", bid, [])),
+        electorate=ctx.state().peek("electorate", bid, []),
     )
     return bundle_json(b)

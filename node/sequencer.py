@@ -19,16 +19,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection
-
 from ledger import merkle
 from ledger.errors import CivicError, InputError, IntegrityError, StorageError
 from ledger.log import Log
 from ledger.records import build_record, format_time, parse_record, parse_time
+from ledger.ruleset import RuleSet
 from ledger.state import Context, State, apply_envelope, replay
 from ledger.statements import Envelope, parse_envelope
-from ledger.storage import Store
-from ledger.views import load_state, views_metadata, write_state
+from ledger.storage import LogStorage, Opening, StateChange
 from node.private import PrivateStore
 
 __all__ = ["Accepted", "Sequencer", "Submission"]
@@ -64,17 +62,18 @@ class Sequencer:
     def __init__(
         self,
         log_: Log,
-        store: Store,
+        store: LogStorage,
         private: PrivateStore,
+        rules: RuleSet,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         on_batch: Callable[[Accepted], None] | None = None,
     ) -> None:
         self.log = log_
         self.store = store
         self.private = private
+        self.rules = rules
         self.clock = clock
         self.on_batch = on_batch
-        store.create_tables(views_metadata)
         self.state = self._load_state()
         self._queue: queue.Queue[Submission | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="sequencer", daemon=True)
@@ -82,8 +81,7 @@ class Sequencer:
 
     def _load_state(self) -> State:
         """The views, then any records they lack (only after a crash between versions)."""
-        with self.store.engine.connect() as conn:
-            state = load_state(conn)
+        state = self.store.read_state(self.rules)
         if state.size > self.log.size:
             raise IntegrityError(
                 f"state views are at record {state.size} but the log has {self.log.size}"
@@ -95,9 +93,7 @@ class Sequencer:
                 hi = min(self.log.size, lo + 4096)
                 replay([parse_record(e) for e in self.log.entries(lo, hi)], state)
                 lo = hi
-            dirty = state.take_dirty()
-            with self.store.engine.begin() as conn:
-                write_state(conn, dirty, state.size, state.head)
+            self.store.write_state(StateChange(state.take_dirty(), state.size, state.head))
         else:
             state.take_dirty()
         if state.size and state.head != self.log.head:
@@ -205,7 +201,7 @@ class Sequencer:
         index, prev = self.log.size, self.log.head
         records: list[bytes] = []
         accepted: list[tuple[Submission, int, str]] = []
-        privates: list[tuple[Envelope, dict[str, Any]]] = []
+        openings: list[Opening] = []
         with self.log.lock:
             for s in batch:
                 env = s.envelope
@@ -223,19 +219,13 @@ class Sequencer:
                 records.append(data)
                 accepted.append((s, index, leaf))
                 if s.private is not None:
-                    privates.append((env, s.private))
+                    openings.append(self.private.opening(env, s.private))
                 index, prev = index + 1, leaf
             if not records:
                 return
-            dirty = state.take_dirty()
-
-            def also(conn: Connection) -> None:
-                write_state(conn, dirty, state.size, state.head)
-                for env, priv in privates:
-                    self.private.store(conn, env, priv)
-
+            change = StateChange(state.take_dirty(), state.size, state.head)
             try:
-                res = self.log.append(records, also)
+                res = self.log.append(records, change, openings)
             except Exception:
                 # The in-memory state ran ahead of a batch that did not commit: reload it.
                 self.state = self._load_state()

@@ -13,19 +13,20 @@ inserting happen under one lock, which rules out the rollback race the spec desc
 
 from __future__ import annotations
 
-import base64
 import json
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import BigInteger, Column, LargeBinary, MetaData, String, Table, select
-
 from ledger import merkle
+from ledger.c2sp.checkpoint import Checkpoint, log_signed_only
+from ledger.c2sp.cosignature import CosignatureSigner, generate_cosigner, parse_cosigner_private_key
+from ledger.c2sp.note import NoteVerifier, parse_note
+from ledger.c2sp.witness import SIZE_MEDIA_TYPE, parse_add_checkpoint
 from ledger.errors import (
     CivicError,
     InputError,
@@ -38,20 +39,8 @@ from ledger.errors import (
 )
 from ledger.evidence import equivocation
 from ledger.files import write_atomic
-from ledger.notes import (
-    Checkpoint,
-    CosignatureSigner,
-    LineReader,
-    Note,
-    NoteVerifier,
-    format_note,
-    generate_cosigner,
-    open_checkpoint,
-    parse_cosigner_private_key,
-    parse_note,
-)
 from ledger.records import format_time
-from ledger.storage import NAMING, Store
+from ledger.storage import WitnessStorage
 from node.config import WITNESS_KEY_FILE, NodeConfig, save_config
 from node.evidence import EvidenceStore
 
@@ -59,77 +48,11 @@ if TYPE_CHECKING:
     from node.replica import Replica
 
 __all__ = [
-    "MAX_PROOF_LINES",
-    "SIZE_MEDIA_TYPE",
-    "AddCheckpointRequest",
     "Witness",
     "WitnessResponse",
-    "format_add_checkpoint",
     "init_witness",
     "load_witness_key",
-    "log_signed_only",
-    "parse_add_checkpoint",
 ]
-
-# C2SP tlog-witness: the client MUST NOT send more than 63 consistency proof lines.
-MAX_PROOF_LINES = 63
-# C2SP tlog-witness: the body of a 409 for a stale old size.
-SIZE_MEDIA_TYPE = "text/x.tlog.size"
-_DIGITS = frozenset("0123456789")
-
-
-# --- the request body (pure) ------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class AddCheckpointRequest:
-    """An ``add-checkpoint`` body: old size, consistency proof, checkpoint note verbatim."""
-
-    old: int
-    proof: tuple[bytes, ...]
-    note: bytes
-
-
-def parse_add_checkpoint(body: bytes) -> AddCheckpointRequest:
-    """Parse an add-checkpoint request body; InputError (HTTP 400) if malformed."""
-    r = LineReader(body, "add-checkpoint body")
-    # C2SP tlog-witness: "old <decimal>", no leading zeroes unless the size is 0.
-    first = r.line()
-    size_text = first[len("old ") :] if first.startswith("old ") else ""
-    if (
-        not size_text
-        or len(size_text) > 20
-        or any(c not in _DIGITS for c in size_text)
-        or (len(size_text) > 1 and size_text[0] == "0")
-    ):
-        raise InputError(f"the first line must be 'old <size>', got {first[:40]!r}")
-    old = int(size_text)
-    # C2SP tlog-witness: zero or more base64 consistency proof lines, an empty line, then
-    # the checkpoint (a signed note).
-    proof = r.hashes(MAX_PROOF_LINES)
-    return AddCheckpointRequest(old, tuple(proof), r.rest())
-
-
-def format_add_checkpoint(old: int, proof: Sequence[bytes], note: bytes) -> bytes:
-    """An add-checkpoint request body (inverse of :func:`parse_add_checkpoint`)."""
-    if len(proof) > MAX_PROOF_LINES:
-        raise InputError(f"a consistency proof of {len(proof)} hashes is too long")
-    lines = [f"old {old}", *(base64.b64encode(h).decode("ascii") for h in proof)]
-    return ("\n".join(lines) + "\n\n").encode("ascii") + note
-
-
-def log_signed_only(note_bytes: bytes, verifier: NoteVerifier) -> tuple[Checkpoint, bytes]:
-    """Verify the log's signature on a checkpoint note; return it with only that signature.
-
-    The note kept as evidence or in a replica is the log's own statement, whatever other
-    cosignatures travelled with it. SignatureError / InputError as :func:`open_checkpoint`.
-    """
-    cp, note = open_checkpoint(note_bytes, verifier)
-    mine = tuple(
-        s for s in note.signatures if (s.name, s.key_hash) == (verifier.name, verifier.key_hash)
-    )
-    return cp, format_note(Note(note.text, mine[:1]))
-
 
 # --- the witness ------------------------------------------------------------------------
 
@@ -148,18 +71,6 @@ def _problem(status: int, title: str, detail: str) -> WitnessResponse:
     return WitnessResponse(status, json.dumps(body).encode(), "application/problem+json")
 
 
-witness_metadata = MetaData(naming_convention=NAMING)
-witness_checkpoints = Table(
-    "witness_checkpoints",
-    witness_metadata,
-    Column("origin", String(255), primary_key=True),
-    Column("size", BigInteger, primary_key=True, autoincrement=False),
-    Column("root", LargeBinary(32), nullable=False),
-    Column("note", LargeBinary, nullable=False),
-    Column("cosigned_at", String(40), nullable=False),
-)
-
-
 @dataclass(frozen=True)
 class Cosigned:
     """The latest checkpoint a witness cosigned for a log (the log's note, verbatim)."""
@@ -176,7 +87,7 @@ class Witness:
         self,
         signer: CosignatureSigner,
         log_verifier: NoteVerifier,
-        store: Store,
+        store: WitnessStorage,
         evidence: EvidenceStore,
         replica: Replica | None,
         clock: Callable[[], float] = time.time,
@@ -189,35 +100,22 @@ class Witness:
         self.replica = replica
         self.clock = clock
         self.lock = threading.Lock()
-        store.create_tables(witness_metadata, ("witness_checkpoints",))
 
     def latest(self) -> Cosigned | None:
         """The latest cosigned checkpoint of the log (None if never cosigned)."""
-        q = (
-            select(
-                witness_checkpoints.c.size, witness_checkpoints.c.root, witness_checkpoints.c.note
-            )
-            .where(witness_checkpoints.c.origin == self.origin)
-            .order_by(witness_checkpoints.c.size.desc())
-            .limit(1)
-        )
-        with self.store.engine.connect() as conn:
-            row = conn.execute(q).first()
-        return None if row is None else Cosigned(int(row[0]), bytes(row[1]), bytes(row[2]))
+        row = self.store.latest_witnessed(self.origin)
+        return None if row is None else Cosigned(*row)
 
     def _record(self, cp: Checkpoint, note: bytes) -> None:
         # C2SP tlog-witness: the witness MUST persist the new checkpoint before responding.
         try:
-            with self.store.engine.begin() as conn:
-                conn.execute(
-                    witness_checkpoints.insert().values(
-                        origin=self.origin,
-                        size=cp.size,
-                        root=cp.root_hash,
-                        note=note,
-                        cosigned_at=format_time(datetime.now(UTC).replace(microsecond=0)),
-                    )
-                )
+            self.store.record_witnessed(
+                self.origin,
+                cp.size,
+                cp.root_hash,
+                note,
+                format_time(datetime.now(UTC).replace(microsecond=0)),
+            )
         except Exception as exc:
             raise StorageError(f"cannot record the cosigned checkpoint: {exc}") from exc
 
@@ -357,7 +255,7 @@ def init_witness(
     signer = signer or generate_cosigner(name)
     origin = ""
     if log_vkey is not None:
-        from ledger.notes import parse_vkey
+        from ledger.c2sp.note import parse_vkey
 
         origin = parse_vkey(log_vkey).name
     data_dir.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ledger.storage import Store
+from ledger.sql import SqlStore
 from tests.pg import PgServer, start_pg
 
 VECTORS = Path(__file__).parent / "vectors"
@@ -40,12 +40,12 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def make_store() -> Iterator[Callable[[str], Store]]:
+def make_store() -> Iterator[Callable[[str], SqlStore]]:
     """Open Stores that are closed (pools disposed) when the test ends."""
-    opened: list[Store] = []
+    opened: list[SqlStore] = []
 
-    def make(url: str) -> Store:
-        s = Store(url)
+    def make(url: str) -> SqlStore:
+        s = SqlStore(url)
         opened.append(s)
         return s
 

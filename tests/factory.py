@@ -11,12 +11,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ledger import merkle
+from ledger.c2sp.note import signer_from_seed
 from ledger.community import commitment, genesis_envelope
 from ledger.keys import KeyPair, keypair_from_seed
-from ledger.notes import signer_from_seed
 from ledger.records import build_record, format_time
 from ledger.state import Context, State, apply_envelope
 from ledger.statements import make_statement, parse_envelope, sign_envelope
+from rules import community_rules
 
 ORIGIN = "civic.example/test-garden"
 T0 = datetime(2026, 11, 28, 10, 0, 0, tzinfo=UTC)
@@ -41,7 +42,7 @@ class Community:
         self.log_signer = signer_from_seed(ORIGIN, hashlib.sha256(b"log").digest())
         self.committee = [key(f"committee-{i}") for i in range(committee)]
         self.now = T0
-        self.state = State()
+        self.state = State(community_rules())
         self.records: list[bytes] = []
         self.counter = 0
         env = genesis_envelope(

@@ -18,16 +18,16 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from cli.output import EXIT_EVIDENCE, EXIT_UNREACHABLE, EXIT_USAGE
+from client.http import NodeClient
 from ledger import merkle
 from ledger.log import Log
 from ledger.records import format_time
+from ledger.sql import SqlStore
 from ledger.statements import make_statement, sign_envelope
-from ledger.storage import Store
-from node.client import NodeClient
 from node.config import load_config, load_log_key
 from node.launcher import NodeProcess, free_port, start_node
 from tests.factory import key
-from tests.test_audit_support import (
+from tests.support.audit import (
     CHAIR,
     COMMITTEE,
     ORIGIN,
@@ -171,7 +171,7 @@ def test_bad_signature_slipped_into_the_database(
     )  # fmt: skip
     env["statement"]["body"]["unit_commitment"] = "cd" * 32  # the signature no longer holds
     cfg = load_config(d)
-    store = Store(cfg.database_url(d))
+    store = SqlStore(cfg.database_url(d))
     try:
         log = Log(store, cfg.origin, load_log_key(d))
         res = log.append_records([env])

@@ -15,18 +15,13 @@ from audits.fetch import MemoryFetcher
 from audits.report import REPORT_FORMAT, AuditReport
 from audits.state_file import load_state_file
 from ledger import merkle
+from ledger.c2sp.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
+from ledger.c2sp.note import parse_vkey, signer_from_seed
 from ledger.errors import NetworkError
-from ledger.notes import (
-    Checkpoint,
-    open_checkpoint,
-    parse_vkey,
-    sign_checkpoint,
-    signer_from_seed,
-)
 from ledger.tiles import decode_bundle, encode_bundle
 from node.config import load_log_key
 from tests.factory import key
-from tests.test_audit_support import enrol_env, log_objects, make_community, submit
+from tests.support.audit import enrol_env, log_objects, make_community, submit
 
 RESIDENTS = 600  # 601 records: two full entry bundles and a partial one
 

@@ -16,10 +16,10 @@ from audits.findings import CODES, Finding, Severity, finding, verdict
 from audits.verify import (
     BundleResult,
     authenticate_tiles,
-    check_checkpoint,
     check_cosignatures,
     check_entry,
     check_entry_exact,
+    check_log_signature,
     node_from_tiles,
     perfect_root,
     replay_checked,
@@ -28,12 +28,15 @@ from audits.verify import (
     witness_policy,
 )
 from ledger import merkle
+from ledger.c2sp.checkpoint import sign_checkpoint
+from ledger.c2sp.cosignature import cosigner_from_seed
+from ledger.c2sp.note import add_signatures, signer_from_seed
 from ledger.canonical import canonical_json, canonical_value
-from ledger.notes import add_signatures, cosigner_from_seed, sign_checkpoint, signer_from_seed
 from ledger.records import build_record, parse_record
 from ledger.state import State, replay
 from ledger.statements import sign_envelope
 from ledger.tiles import TILE_WIDTH, encode_bundle, tile_width
+from rules import community_rules
 from tests.factory import ORIGIN, Community, key
 
 # --- the fast canonical check ----------------------------------------------------------------
@@ -280,7 +283,7 @@ def test_bundle_verification_hashes_and_compares() -> None:
 
 
 def _replay_all(records: list[bytes]) -> tuple[State, list[Finding]]:
-    state = State()
+    state = State(community_rules())
     found: list[Finding] = []
     for i, data in enumerate(records):
         rec = check_entry(data, i)
@@ -291,7 +294,10 @@ def _replay_all(records: list[bytes]) -> tuple[State, list[Finding]]:
 def test_replay_matches_the_ledger_and_finds_nothing_on_a_valid_log() -> None:
     state, found = _replay_all(COM.records)
     assert found == []
-    assert state.snapshot() == replay([parse_record(r) for r in COM.records]).snapshot()
+    assert (
+        state.snapshot()
+        == replay([parse_record(r) for r in COM.records], State(community_rules())).snapshot()
+    )
 
 
 def test_replay_reports_the_record_and_the_rule() -> None:
@@ -320,14 +326,16 @@ def test_checkpoint_and_cosignature_checks() -> None:
     log = signer_from_seed(ORIGIN, hashlib.sha256(b"log").digest())
     w = cosigner_from_seed("w1", hashlib.sha256(b"w1").digest())
     cp = merkle.EMPTY_ROOT
-    from ledger.notes import Checkpoint
+    from ledger.c2sp.checkpoint import Checkpoint
 
     note = sign_checkpoint(Checkpoint(ORIGIN, 3, cp), log)
-    assert not isinstance(check_checkpoint(note, log.verifier(), "n"), Finding)
+    assert not isinstance(check_log_signature(note, log.verifier(), "n"), Finding)
     other = signer_from_seed(ORIGIN, hashlib.sha256(b"other").digest())
-    bad = check_checkpoint(sign_checkpoint(Checkpoint(ORIGIN, 3, cp), other), log.verifier(), "n")
+    bad = check_log_signature(
+        sign_checkpoint(Checkpoint(ORIGIN, 3, cp), other), log.verifier(), "n"
+    )
     assert isinstance(bad, Finding) and bad.code == "checkpoint.signature"
-    assert check_checkpoint(b"junk", log.verifier(), "n").code == "checkpoint.malformed"  # type: ignore[union-attr]
+    assert check_log_signature(b"junk", log.verifier(), "n").code == "checkpoint.malformed"  # type: ignore[union-attr]
     doc = {"witnesses": [{"name": "w1", "vkey": w.verifier().vkey(), "url": "http://w1"}],
            "quorum": 1}  # fmt: skip
     policy = witness_policy(doc, log.verifier())

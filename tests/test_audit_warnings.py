@@ -7,14 +7,15 @@ from audits.verify import check_entry, replay_checked
 from audits.warnings import MANY_APPROVALS, WarningCollector
 from ledger import merkle
 from ledger.state import State
+from rules import community_rules
 from tests.factory import Community
-from tests.test_funds_support import Funds
+from tests.support.funds import Funds
 from tests.test_voting_rules import Ballot, yes_no
 
 
 def warnings_of(records: list[bytes]) -> list[str]:
     """Replay ``records`` as the audit does and return the warning codes."""
-    state, collector = State(), WarningCollector()
+    state, collector = State(community_rules()), WarningCollector()
     for i, data in enumerate(records):
         rec = check_entry(data, i)
         assert replay_checked(state, rec, merkle.leaf_hash(data).hex()) == []

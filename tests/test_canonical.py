@@ -10,7 +10,14 @@ import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.canonical import canonical_json, is_canonical, parse_json
+from ledger.canonical import (
+    MAX_JSON_DEPTH,
+    MAX_NUMBER_DIGITS,
+    canonical_json,
+    check_json_limits,
+    is_canonical,
+    parse_json,
+)
 from ledger.errors import InputError
 from ledger.records import build_record, parse_record
 
@@ -157,3 +164,64 @@ def test_fast_path_equals_rfc8785(value: object) -> None:
 )
 def test_fast_path_edge_cases(value: object) -> None:
     _assert_matches_rfc8785(value)
+
+
+def _depth(value: object) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth(v) for v in value), default=0)
+    return 0
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"[" * (MAX_JSON_DEPTH + 1) + b"]" * (MAX_JSON_DEPTH + 1), "nested more than 64"),
+        (b'{"a":' * 100_000 + b"1" + b"}" * 100_000, "nested more than 64"),
+        # Alternating kinds count one level each, not two.
+        (b'[{"a":' * 33 + b"1" + b"}]" * 33, "nested more than 64"),
+        # Unclosed: the depth is still measured before any parser runs.
+        (b"[" * 10_000, "nested more than 64"),
+        (b'{"v":' + b"7" * 5000 + b"}", "more than 100 digits"),
+        (b"-0." + b"1" * (MAX_NUMBER_DIGITS + 1), "more than 100 digits"),
+    ],
+)
+def test_json_limits_refuse_before_parsing(data: bytes, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        check_json_limits(data)
+    with pytest.raises(InputError, match=message):
+        parse_json(data)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"[" * MAX_JSON_DEPTH + b"]" * MAX_JSON_DEPTH,
+        b'[{"a":' * 32 + b"1" + b"}]" * 32,
+        # Brackets and digits inside strings, escaped quotes included, are not counted.
+        json.dumps(["[" * 500, "{" * 500, "7" * 5000, '\\"[[[' * 100]).encode(),
+        b"[" + b"[1]," * 10_000 + b"[]]",
+        b"1" * MAX_NUMBER_DIGITS,
+    ],
+)
+def test_json_limits_accept_what_is_within_them(data: bytes) -> None:
+    check_json_limits(data)
+    assert _depth(parse_json(data)) <= MAX_JSON_DEPTH
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.recursive(
+        st.none() | st.integers() | st.text(alphabet='[]{}"\\ab1'),
+        lambda kids: st.lists(kids, max_size=3) | st.dictionaries(st.text(max_size=3), kids),
+        max_leaves=80,
+    )
+)
+def test_json_limits_match_the_real_depth(value: object) -> None:
+    data = json.dumps(value).encode()
+    if _depth(value) <= MAX_JSON_DEPTH:
+        check_json_limits(data)
+    else:
+        with pytest.raises(InputError):
+            check_json_limits(data)

@@ -19,8 +19,9 @@ from ledger.errors import (
     SignatureError,
 )
 from ledger.records import parse_record
-from ledger.state import replay
+from ledger.state import State, replay
 from ledger.statements import parse_envelope
+from rules import community_rules
 from tests.factory import ORIGIN, Community, key
 
 C = commitment("Block 3, Flat 12", b"0123456789abcdef")
@@ -44,13 +45,11 @@ def test_genesis_needs_every_founder_and_log_key() -> None:
     env = parse_envelope(genesis_envelope(ORIGIN, com.log_signer, com.committee))
     assert len(env.signers) == 4
     # Dropping any one signature makes genesis invalid.
-    from ledger.state import State
-
     for drop in range(1, 4):
         raw = genesis_envelope(ORIGIN, com.log_signer, com.committee, created=com.now)
         del raw["signatures"][drop]
         fresh = Community.__new__(Community)
-        fresh.__dict__.update(com.__dict__, state=State(), records=[])
+        fresh.__dict__.update(com.__dict__, state=State(community_rules()), records=[])
         with pytest.raises(ForbiddenError, match="genesis must be signed"):
             fresh.submit(raw)
 
@@ -212,7 +211,7 @@ def test_policy_and_witness_changes(com: Community) -> None:
     assert pol["committee_quorum"] == 3 and pol["version"] == 2
     with pytest.raises(ForbiddenError, match="needs signatures of 3"):
         com.do("witnesses.set", {"witnesses": [], "quorum": 0}, a, also=[b])
-    from ledger.notes import cosigner_from_seed
+    from ledger.c2sp.cosignature import cosigner_from_seed
 
     w = cosigner_from_seed("witness.example/w1", b"w" * 32).verifier().vkey()
     ws = [{"name": "witness.example/w1", "vkey": w, "url": "http://127.0.0.1:1"}]
@@ -239,7 +238,7 @@ def test_replay_reproduces_state(com: Community) -> None:
     for i in range(5):
         com.enrol(str(i))
     com.do("member.remove", {"key": key("resident-2").key_id}, com.chair)
-    again = replay([parse_record(r) for r in com.records])
+    again = replay([parse_record(r) for r in com.records], State(community_rules()))
     assert again.snapshot() == com.state.snapshot()
     assert (again.size, again.head) == (com.state.size, com.state.head)
 
@@ -252,7 +251,7 @@ def test_replay_names_the_bad_record(com: Community) -> None:
 
     bad = Record(1, recs[1].prev, recs[1].time, parse_record(tampered).envelope, tampered)
     with pytest.raises(SignatureError, match="record 1"):
-        replay([recs[0], bad])
+        replay([recs[0], bad], State(community_rules()))
 
 
 @settings(max_examples=40, deadline=None)
@@ -280,7 +279,7 @@ def test_random_sequences_keep_replay_equal(ops: list[tuple[str, int]]) -> None:
             pass
         active = [m for m in com.state.rows("member").values() if m["status"] == "active"]
         assert len({m["key"] for m in active}) == len(active)
-    again = replay([parse_record(r) for r in com.records])
+    again = replay([parse_record(r) for r in com.records], State(community_rules()))
     assert again.snapshot() == com.state.snapshot()
 
 

@@ -11,15 +11,15 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from ledger.c2sp.note import generate_signer
 from ledger.log import Log
-from ledger.notes import generate_signer
-from ledger.storage import Store
+from ledger.sql import SqlStore
 
 ROOT = Path(__file__).parent.parent
 
 
 def test_kill_9_during_appends_loses_nothing_acknowledged(
-    db_url: str, make_store: Callable[[str], Store]
+    db_url: str, make_store: Callable[[str], SqlStore]
 ) -> None:
     signer = generate_signer("civic.example/crash")
     key = signer.private_key_string()

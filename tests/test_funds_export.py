@@ -10,10 +10,11 @@ from pathlib import Path
 from frictionless import validate
 from rich.console import Console
 
+from cli.funds_report import render_report
 from funds.export import BUDGET_FIELDS, TRANSACTION_FIELDS, write_package
-from funds.report import build_report, render_report
+from funds.report import build_report
 from funds.views import accounts_view, budget_view, transactions_view
-from tests.test_funds_support import Funds
+from tests.support.funds import Funds
 
 CHECKPOINT = "civic.example/test-garden\n12\nAAAA\n\n— civic.example/test-garden sig\n"
 

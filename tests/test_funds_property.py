@@ -16,8 +16,9 @@ from hypothesis import strategies as st
 from funds.ledger_math import check_invariants
 from ledger.errors import CivicError
 from ledger.records import parse_record
-from ledger.state import replay
-from tests.test_funds_support import Funds
+from ledger.state import State, replay
+from rules import community_rules
+from tests.support.funds import Funds
 
 VALID = st.integers(1, 200_000)
 AMOUNTS = st.one_of(
@@ -139,6 +140,6 @@ def test_random_sequences_keep_the_books(ops: list[tuple[str, Any, int, int]]) -
             assert op == "flow" or f.state.snapshot() == before, f"refused {op} changed state"
         problems = check_invariants(f.state)
         assert problems == [], f"after {op}: {problems}"
-    again = replay([parse_record(r) for r in f.com.records])
+    again = replay([parse_record(r) for r in f.com.records], State(community_rules()))
     assert again.snapshot() == f.state.snapshot()
     assert accepted + refused == len(ops)

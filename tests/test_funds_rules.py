@@ -18,9 +18,10 @@ from ledger.errors import (
     RuleViolation,
 )
 from ledger.records import parse_record
-from ledger.state import replay
+from ledger.state import State, replay
+from rules import community_rules
 from tests.factory import key
-from tests.test_funds_support import PERIOD, Funds
+from tests.support.funds import PERIOD, Funds
 
 UNPUBLISHED = "ab" * 32
 
@@ -33,7 +34,7 @@ def f() -> Funds:
 def sound(f: Funds) -> None:
     """Invariants hold and a replay of the records gives the same state."""
     assert check_invariants(f.state) == []
-    again = replay([parse_record(r) for r in f.com.records])
+    again = replay([parse_record(r) for r in f.com.records], State(community_rules()))
     assert again.snapshot() == f.state.snapshot()
 
 

@@ -6,7 +6,6 @@ contract between the two layers: ``ballot/<id>`` with ``status`` and ``result.pa
 
 from __future__ import annotations
 
-import importlib.util
 from datetime import timedelta
 
 import pytest
@@ -14,19 +13,14 @@ import pytest
 from funds.ledger_math import check_invariants
 from ledger.errors import RuleViolation
 from ledger.records import format_time, parse_record
-from ledger.state import replay
-from tests.test_funds_support import Funds
-
-pytestmark = pytest.mark.skipif(
-    importlib.util.find_spec("voting.rules") is None,
-    reason="the voting module (voting.rules) does not exist in this tree yet",
-)
+from ledger.state import State, replay
+from rules import community_rules
+from tests.support.funds import Funds
+from voting.rules import close_body
 
 
 def _ballot(f: Funds, votes: dict[str, str]) -> str:
     """Open a yes/no ballot, cast ``votes`` (resident label → choice), close it; its id."""
-    from voting.rules import close_body
-
     residents = {name: f.com.enrol(name) for name in votes}
     body = {
         "kind": "yes_no",
@@ -60,5 +54,5 @@ def test_threshold_expense_with_a_real_ballot() -> None:
     e = f.state.peek("funds_expense", eid)
     assert (e["status"], e["ballot"]) == ("paid", passed)
     assert check_invariants(f.state) == []
-    again = replay([parse_record(r) for r in f.com.records])
+    again = replay([parse_record(r) for r in f.com.records], State(community_rules()))
     assert again.snapshot() == f.state.snapshot()

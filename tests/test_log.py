@@ -10,11 +10,12 @@ import pytest
 from sqlalchemy import text
 
 from ledger import merkle
-from ledger.errors import CivicError, InputError, IntegrityError, NotFoundError
+from ledger.c2sp.checkpoint import open_checkpoint
+from ledger.c2sp.note import generate_signer, parse_private_key
+from ledger.errors import InputError, IntegrityError, NotFoundError, SignatureError
 from ledger.log import Log
-from ledger.notes import generate_signer, open_checkpoint, parse_private_key
 from ledger.records import parse_record
-from ledger.storage import Store
+from ledger.sql import SqlStore
 from ledger.tiles import decode_bundle
 from tests.conftest import VECTORS
 
@@ -41,7 +42,7 @@ TESSERA_ENTRIES = [
 ]
 
 
-MakeStore = Callable[[str], Store]
+MakeStore = Callable[[str], SqlStore]
 
 
 @pytest.fixture
@@ -197,7 +198,7 @@ def test_edited_tree_node_is_detected_on_open(db_url: str, make_store: MakeStore
 def test_wrong_key_or_origin_refused(db_url: str, make_store: MakeStore, tmp_path: Path) -> None:
     signer = generate_signer("civic.example/test")
     Log(make_store(db_url), "civic.example/test", signer).append([b"x"])
-    with pytest.raises(CivicError):
+    with pytest.raises(SignatureError, match="signed by no known key"):
         Log(make_store(db_url), "civic.example/test", generate_signer("civic.example/test"))
     with pytest.raises(InputError):
         Log(make_store(db_url), "civic.example/other", signer)

@@ -1,4 +1,4 @@
-"""Nodes that cross-verify, as real processes on 127.0.0.1 (issue 6).
+"""Nodes that cross-verify, as real processes on 127.0.0.1.
 
 Each test builds a community whose genesis names three witnesses (quorum 2), starts the
 sequencer, the witnesses and (mostly) a mirror as child processes on free ports, with
@@ -20,24 +20,20 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
+from ledger.c2sp.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
+from ledger.c2sp.note import parse_vkey
+from ledger.c2sp.policy import Policy, parse_policy
+from ledger.c2sp.trust import check_trust, trusted_checkpoint
+from ledger.c2sp.witness import SIZE_MEDIA_TYPE, format_add_checkpoint
 from ledger.community import commitment
 from ledger.errors import SignatureError
 from ledger.evidence import evidence_from_json, verify_evidence
-from ledger.notes import (
-    Checkpoint,
-    Policy,
-    open_checkpoint,
-    parse_policy,
-    parse_vkey,
-    sign_checkpoint,
-)
-from ledger.policy import check_checkpoint, trusted
 from ledger.statements import make_statement, sign_envelope
 from node.bootstrap import init_community
 from node.config import load_log_key
 from node.launcher import NodeProcess, free_port, start_node, wait_healthy
 from node.mirror import init_mirror
-from node.witness import SIZE_MEDIA_TYPE, format_add_checkpoint, init_witness
+from node.witness import init_witness
 from tests.factory import key
 from tests.test_witness import append_bad_record
 
@@ -109,7 +105,7 @@ class Net:
     def quorum_at(self, node: NodeProcess, size: int) -> bool:
         """Whether ``node`` serves a checkpoint of at least ``size`` trusted by the policy."""
         r = self.get(node, "/v1/checkpoints/witnessed")
-        return r.status_code == 200 and trusted(r.content, self.policy()).size >= size
+        return r.status_code == 200 and trusted_checkpoint(r.content, self.policy()).size >= size
 
     def cosigned_by(self, name: str) -> int | None:
         for w in self.get(self.seq, "/v1/witnesses").json()["witnesses"]:
@@ -178,7 +174,7 @@ def test_statements_flow_checkpoints_reach_quorum_and_the_mirror_converges(
                 and r
             ),
         )
-        report = check_checkpoint(got.content, net.policy())
+        report = check_trust(got.content, net.policy())
         assert report.quorum_met and len(report.cosigned_by) == 3
         # The mirror converges to the same root and serves the same reads, trusted too.
         assert net.mirror is not None
@@ -220,11 +216,11 @@ def test_witnesses_killed_with_sigkill_then_restarted_catch_up(tmp_path: Path) -
         last = sorted(names)[2]
         wait_for("the last witness", lambda: (net.cosigned_by(last) or 0) >= size)
         note = net.get(net.seq, "/log/checkpoint").content
-        report = check_checkpoint(note, net.policy())
+        report = check_trust(note, net.policy())
         assert report.checkpoint.size == size and len(report.cosigned_by) == 1
         assert not report.quorum_met
         with pytest.raises(SignatureError, match="quorum"):
-            trusted(note, net.policy())
+            trusted_checkpoint(note, net.policy())
         assert not net.quorum_at(net.seq, size)
         # Both come back (same data, same port): they catch up and cosign.
         w0.restart()

@@ -10,7 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ledger import merkle
-from ledger.notes import open_checkpoint, parse_vkey
+from ledger.c2sp.checkpoint import open_checkpoint
+from ledger.c2sp.note import parse_vkey
 from ledger.statements import make_statement, sign_envelope
 from ledger.tiles import decode_bundle
 from node.app import create_app

@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from ledger.errors import CivicError, SignatureError
-from ledger.notes import (
-    Checkpoint,
-    CosignatureSigner,
-    add_signatures,
-    cosigner_from_seed,
-    generate_signer,
-    sign_checkpoint,
-)
-from ledger.policy import check_checkpoint, genesis_policy
+from ledger.c2sp.checkpoint import Checkpoint, sign_checkpoint
+from ledger.c2sp.cosignature import CosignatureSigner, cosigner_from_seed
+from ledger.c2sp.note import add_signatures, generate_signer
+from ledger.c2sp.trust import check_trust
+from ledger.errors import InputError, SignatureError
+from ledger.witness_policy import genesis_policy
 from tests.factory import Community
 
 
@@ -31,11 +27,11 @@ def test_policy_from_record_0_and_quorum() -> None:
     policy = genesis_policy(com.records[0], com.log_signer.verifier())
     cp = Checkpoint(com.origin, 1, b"\x01" * 32)
     note = sign_checkpoint(cp, com.log_signer)
-    assert not check_checkpoint(note, policy).quorum_met
+    assert not check_trust(note, policy).quorum_met
     one = add_signatures(note, [ws[0].cosign(cp.body(), 1_700_000_000)])
-    assert not check_checkpoint(one, policy).quorum_met
+    assert not check_trust(one, policy).quorum_met
     two = add_signatures(one, [ws[2].cosign(cp.body(), 1_700_000_001)])
-    report = check_checkpoint(two, policy)
+    report = check_trust(two, policy)
     assert report.quorum_met and report.cosigned_by == ("witness.example/w0", "witness.example/w2")
 
 
@@ -44,5 +40,5 @@ def test_record_0_must_match_the_pinned_key() -> None:
     with pytest.raises(SignatureError, match="another log key"):
         genesis_policy(com.records[0], generate_signer(com.origin).verifier())
     com.enrol("a")
-    with pytest.raises(CivicError):
+    with pytest.raises(InputError, match="genesis is record 0"):
         genesis_policy(com.records[1], com.log_signer.verifier())

@@ -7,10 +7,11 @@ from pathlib import Path
 
 from ledger.errors import CivicError
 from ledger.records import parse_record
-from ledger.state import replay
+from ledger.state import State, replay
 from ledger.statements import make_statement, sign_envelope
 from node.bootstrap import init_community
 from node.context import open_context
+from rules import community_rules
 from tests.factory import key
 from tests.pg import PgServer
 
@@ -49,7 +50,9 @@ def test_node_on_postgresql(pg_server: PgServer, tmp_path: Path) -> None:
     try:
         assert ctx.log.size == size == 301
         assert ctx.state().snapshot() == live
-        rebuilt = replay([parse_record(e) for e in ctx.log.entries(0, ctx.log.size)])
+        rebuilt = replay(
+            [parse_record(e) for e in ctx.log.entries(0, ctx.log.size)], State(community_rules())
+        )
         assert rebuilt.snapshot() == live
         assert ctx.log.verify_integrity() == 301
     finally:

@@ -11,16 +11,18 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from client.signing import authorization_header
 from ledger import merkle
+from ledger.c2sp.checkpoint import open_checkpoint
+from ledger.c2sp.note import parse_vkey
 from ledger.community import commitment
 from ledger.keys import KeyPair
-from ledger.notes import open_checkpoint, parse_vkey
 from ledger.records import parse_record
-from ledger.state import replay
+from ledger.state import State, replay
 from ledger.statements import make_statement, sign_envelope
 from node.app import create_app
-from node.auth import authorization_header
 from node.bootstrap import init_community
+from rules import community_rules
 from tests.factory import key
 
 ORIGIN = "civic.example/api-garden"
@@ -159,7 +161,9 @@ def test_views_equal_rebuild_and_restart_resumes(node_dir: Path) -> None:
         seq = c.app.state.ctx.services["sequencer"]  # type: ignore[attr-defined]
         live = seq.state.snapshot()
         log = c.app.state.ctx.log  # type: ignore[attr-defined]
-        rebuilt = replay([parse_record(e) for e in log.entries(0, log.size)])
+        rebuilt = replay(
+            [parse_record(e) for e in log.entries(0, log.size)], State(community_rules())
+        )
         assert rebuilt.snapshot() == live
         members = c.get("/v1/members").json()
     with TestClient(create_app(node_dir)) as c2:

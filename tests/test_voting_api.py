@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from ledger.c2sp.checkpoint import open_checkpoint
+from ledger.c2sp.note import parse_vkey
 from ledger.keys import KeyPair
-from ledger.notes import open_checkpoint, parse_vkey
 from ledger.records import format_time
 from ledger.statements import make_statement, sign_envelope
 from node.app import create_app

@@ -14,11 +14,11 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
+from client.http import NodeClient
+from ledger.c2sp.proof import format_tlog_proof, parse_tlog_proof
 from ledger.keys import save_key_file
-from ledger.notes import format_tlog_proof, parse_tlog_proof
 from ledger.statements import make_statement, sign_envelope
 from node.bootstrap import init_community
-from node.client import NodeClient
 from node.launcher import NodeProcess, start_node
 from tests.factory import key
 
@@ -93,8 +93,10 @@ def test_vote_cast_verify_close_tally(running: tuple[NodeProcess, Path]) -> None
 
     out = civic("vote", "verify", "--receipt", str(receipt), "--node", node.url)
     assert "9. ok   counted" in out and "receipt verified" in out
+    assert "10. ok   witness quorum" in out
     report = json.loads(civic("vote", "verify", "--receipt", str(receipt), "--json"))
-    assert report["ok"] and [s["status"] for s in report["steps"]].count("pass") == 8
+    assert report["ok"] and [s["status"] for s in report["steps"]].count("pass") == 9
+    assert report["steps"][9]["name"] == "witness quorum" and report["steps"][9]["status"] == "pass"
 
     for extra in ([], ["--full"]):
         t = json.loads(civic("ballot", "tally", "--ballot", bid, "--json", *extra))
@@ -114,7 +116,8 @@ def test_vote_cast_verify_close_tally(running: tuple[NodeProcess, Path]) -> None
     out = civic(
         "vote", "verify", "--receipt", str(receipt), "--bundle", str(log_zip), "--log-key", vkey
     )
-    assert "9. ok   counted" in out and "receipt verified" in out
+    assert "9. ok   counted" in out and "10. skip witness quorum" in out
+    assert "receipt verified" in out
 
     # A tampered receipt: the choice in the record no longer matches its signature.
     bad = tmp / "bad.tlog-proof"

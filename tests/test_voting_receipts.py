@@ -15,20 +15,16 @@ from typing import Any
 import pytest
 
 from ledger import merkle
+from ledger.c2sp.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
+from ledger.c2sp.cosignature import cosigner_from_seed
+from ledger.c2sp.note import add_signatures, signer_from_seed
+from ledger.c2sp.proof import TlogProof, format_tlog_proof, parse_tlog_proof
 from ledger.canonical import canonical_json
-from ledger.errors import InputError, SignatureError, VerificationError
-from ledger.notes import (
-    Checkpoint,
-    TlogProof,
-    format_tlog_proof,
-    open_checkpoint,
-    parse_tlog_proof,
-    sign_checkpoint,
-    signer_from_seed,
-)
+from ledger.errors import InputError, NotFoundError, SignatureError, VerificationError
 from ledger.records import build_record, format_time, parse_record
 from ledger.statements import parse_envelope
 from tests.factory import ORIGIN, Community
+from voting.bundle import build_ballot_bundle
 from voting.evidence import (
     BallotBundle,
     LogView,
@@ -126,7 +122,7 @@ def statuses(r: ReceiptReport) -> dict[int, str]:
     return {s.number: s.status for s in r.steps}
 
 
-ALL_PASS = dict.fromkeys(range(1, 10), "pass") | {6: "skip"}
+ALL_PASS = dict.fromkeys(range(1, 11), "pass") | {6: "skip", 10: "skip"}
 
 
 # --- the format -------------------------------------------------------------------------------
@@ -453,6 +449,105 @@ def test_report_json_lists_every_step() -> None:
     idx = vote(com, bid, people[0], "yes")
     node = Node(com)
     j = verify(node, node.receipt(idx), bid).to_json()
-    assert j["ok"] is True and [s["n"] for s in j["steps"]] == list(range(1, 10))
+    assert j["ok"] is True and [s["n"] for s in j["steps"]] == list(range(1, 11))
     assert j["vote"]["index"] == idx
     assert base64.b64encode(com.records[idx]).decode() in node.receipt(idx).decode()
+
+
+# --- step 10: the witness quorum --------------------------------------------------------------
+
+
+def _witnessed_scenario() -> tuple[Community, str, int, list[Any], Node]:
+    ws = [cosigner_from_seed(f"witness.example/w{i}", bytes([0x70 + i]) * 32) for i in range(3)]
+    docs = [{"name": w.name, "vkey": w.verifier().vkey(), "url": "http://127.0.0.1:9"} for w in ws]
+    com = Community(witnesses=docs, quorum=2)
+    voter = com.enrol("w-voter")
+    bid = str(com.do("ballot.open", BODY, com.chair).index)
+    idx = vote(com, bid, voter, "yes")
+    return com, bid, idx, ws, Node(com)
+
+
+def test_witness_quorum_passes_with_a_cosigned_checkpoint() -> None:
+    com, bid, idx, ws, node = _witnessed_scenario()
+    note = node.checkpoint()
+    body = open_checkpoint(note, node.verifier)[0].body()
+    two = add_signatures(note, [w.cosign(body, 1_700_000_000) for w in ws[:2]])
+    r = verify(
+        node,
+        node.receipt(idx),
+        bid,
+        bundle_kw={"sizes": (idx + 1,)},
+        genesis=com.records[0],
+        witnessed=[LogView("node-1", note), LogView("node-2", two)],
+    )
+    assert statuses(r) == ALL_PASS | {9: "skip", 10: "pass"}, r.to_json()
+    assert r.step(10).detail.startswith("node-2: ") and "quorum met" in r.step(10).detail
+
+
+def test_witness_quorum_fails_without_enough_cosignatures() -> None:
+    com, bid, idx, ws, node = _witnessed_scenario()
+    note = node.checkpoint()
+    body = open_checkpoint(note, node.verifier)[0].body()
+    one = add_signatures(note, [ws[0].cosign(body, 1_700_000_000)])
+    # By default the step checks the checkpoints of the views and the bundle (none cosigned).
+    r = verify(
+        node, node.receipt(idx), bid, bundle_kw={"sizes": (idx + 1,)}, genesis=com.records[0]
+    )
+    assert statuses(r) == ALL_PASS | {9: "skip", 10: "fail"}
+    assert "no node serves a checkpoint trusted by the policy" in r.step(10).detail
+    r = verify(
+        node,
+        node.receipt(idx),
+        bid,
+        genesis=com.records[0],
+        witnessed=[LogView("node-1", one)],
+    )
+    assert not r.ok and [s.number for s in r.failed] == [10]
+    assert "node-1: checkpoint of size" in r.step(10).detail and "NOT met" in r.step(10).detail
+
+
+def test_witness_quorum_runs_when_the_receipt_is_unreadable() -> None:
+    com, _, _, _, node = _witnessed_scenario()
+    r = verify_receipt(b"not a receipt", node.verifier, genesis=com.records[0], witnessed=[])
+    assert statuses(r)[1] == "fail" and statuses(r)[10] == "fail"
+    assert all(statuses(r)[n] == "skip" for n in range(2, 10))
+    # A genesis record that the log key did not sign states no policy.
+    other = Community().records[0]
+    r = verify_receipt(b"x", signer_from_seed(ORIGIN, b"y" * 32).verifier(), genesis=other)
+    assert statuses(r)[10] == "fail" and "no usable witness policy" in r.step(10).detail
+
+
+# --- the one ballot-bundle builder ------------------------------------------------------------
+
+
+def test_bundle_builder_matches_the_range_proof_by_hand() -> None:
+    com, bid, people = scenario()
+    idx = vote(com, bid, people[0], "yes")
+    close(com, bid)
+    com.enrol("after-the-close")
+    node = Node(com)
+    n = len(node.records)
+    closed_at = com.state.peek("ballot", bid)["closed_at"]
+
+    def nodes(ids: Any) -> list[bytes]:
+        return [merkle.root_from_leaves(node.leaves[i << lvl : (i + 1) << lvl]) for lvl, i in ids]
+
+    built = build_ballot_bundle(
+        bid,
+        ORIGIN,
+        node.verifier.vkey(),
+        node.checkpoint(),
+        n,
+        closed_at,
+        entries=lambda lo, hi: node.records[lo:hi],
+        nodes=nodes,
+        consistency=lambda m, size: node.proof(m, size),
+        proof_sizes=[0, idx + 1, n],
+        ballot_doc=copy.deepcopy(com.state.peek("ballot", bid)),
+        electorate=com.state.peek("electorate", bid),
+    )
+    assert built == node.bundle(bid, end=closed_at + 1, sizes=(idx + 1,))
+    assert built.end == closed_at + 1 and sorted(built.consistency) == [idx + 1, closed_at + 1]
+    assert verify(node, node.receipt(idx), bid, bundle=built).ok
+    with pytest.raises(NotFoundError):
+        build_ballot_bundle(bid, ORIGIN, "", b"", int(bid), None, *(lambda *a: [],) * 3)

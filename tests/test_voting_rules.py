@@ -16,7 +16,8 @@ from ledger.errors import (
 )
 from ledger.keys import KeyPair
 from ledger.records import parse_record
-from ledger.state import replay
+from ledger.state import State, replay
+from rules import community_rules
 from tests.factory import Community, key
 from voting.rules import close_body, compute_result
 from voting.tally import electorate_hash
@@ -500,5 +501,5 @@ def test_replay_reaches_the_same_state() -> None:
     b.vote(1, ["bikes", "garden"])
     b.vote(0, ["playground"])
     b.close()
-    again = replay([parse_record(r) for r in b.com.records])
+    again = replay([parse_record(r) for r in b.com.records], State(community_rules()))
     assert canonical_json(again.snapshot()) == canonical_json(b.com.state.snapshot())

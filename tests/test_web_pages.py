@@ -20,10 +20,10 @@ from typing import Any
 import httpx
 import pytest
 
+from demo.community import DEMO_PASSPHRASE, build_demo
 from ledger.community import commitment
 from ledger.keys import load_key_file
 from ledger.statements import make_statement, sign_envelope
-from node.demo import DEMO_PASSPHRASE, build_demo
 from node.launcher import NodeProcess
 from tests.test_demo import _free_block
 from tests.web_proxy import tamper_proxy

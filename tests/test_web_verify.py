@@ -15,20 +15,12 @@ from typing import Any
 import pytest
 
 from ledger import merkle
+from ledger.c2sp.checkpoint import Checkpoint, sign_checkpoint
+from ledger.c2sp.cosignature import cosigner_from_seed
+from ledger.c2sp.note import add_signatures, signer_from_seed
+from ledger.c2sp.policy import Policy, PolicyGroup, PolicyLog, PolicyWitness, format_policy
 from ledger.canonical import canonical_json
 from ledger.keys import encrypt_key, keypair_from_seed
-from ledger.notes import (
-    Checkpoint,
-    Policy,
-    PolicyGroup,
-    PolicyLog,
-    PolicyWitness,
-    add_signatures,
-    cosigner_from_seed,
-    format_policy,
-    sign_checkpoint,
-    signer_from_seed,
-)
 from ledger.statements import make_statement, sign_envelope, signing_bytes
 from tests.web_support import browser, static_server
 

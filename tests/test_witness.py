@@ -6,7 +6,6 @@ fetcher; the multi-process behaviour is in ``test_network.py``.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import os
@@ -18,6 +17,18 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ledger import merkle
+from ledger.c2sp.checkpoint import Checkpoint, sign_checkpoint
+from ledger.c2sp.cosignature import CosignatureSigner, cosigner_from_seed
+from ledger.c2sp.note import (
+    add_signatures,
+    parse_note,
+    parse_signature_lines,
+    parse_vkey,
+    signer_from_seed,
+)
+from ledger.c2sp.policy import format_policy, parse_policy
+from ledger.c2sp.trust import check_trust, trusted_checkpoint
+from ledger.c2sp.witness import SIZE_MEDIA_TYPE, format_add_checkpoint
 from ledger.community import commitment
 from ledger.errors import InputError, NotFoundError, SignatureError, VerificationError
 from ledger.evidence import (
@@ -27,36 +38,18 @@ from ledger.evidence import (
     verify_evidence,
 )
 from ledger.log import Log
-from ledger.notes import (
-    Checkpoint,
-    CosignatureSigner,
-    add_signatures,
-    cosigner_from_seed,
-    format_policy,
-    parse_note,
-    parse_policy,
-    parse_signature_lines,
-    parse_vkey,
-    sign_checkpoint,
-    signer_from_seed,
-)
-from ledger.policy import check_checkpoint, policy_from_genesis, trusted
 from ledger.records import build_record, format_time
+from ledger.sql import SqlStore
 from ledger.statements import make_statement, sign_envelope
-from ledger.storage import Store
+from ledger.storage import StateChange
 from ledger.tiles import decode_bundle
-from ledger.views import load_state, views_metadata, write_state
+from ledger.witness_policy import policy_from_genesis
 from node.app import create_app
 from node.bootstrap import init_community
 from node.config import load_log_key
 from node.context import NodeContext, open_context
-from node.witness import (
-    SIZE_MEDIA_TYPE,
-    Witness,
-    format_add_checkpoint,
-    init_witness,
-    parse_add_checkpoint,
-)
+from node.witness import Witness, init_witness
+from rules import community_rules
 from tests.factory import key
 
 ORIGIN = "civic.example/witness-garden"
@@ -150,38 +143,6 @@ def cosign_all(seq: NodeContext, w: Witness) -> Any:
     size = seq.log.size
     proof = seq.log.consistency_proof(old, size) if 0 < old < size else []
     return add(w, old, seq.log.signed_checkpoint(), proof)
-
-
-# --- the request body --------------------------------------------------------------------
-
-
-def test_add_checkpoint_body_round_trips() -> None:
-    note = sign_checkpoint(Checkpoint(ORIGIN, 5, b"\x01" * 32), signer_from_seed(ORIGIN, b"k" * 32))
-    proof = [bytes([i]) * 32 for i in range(3)]
-    body = format_add_checkpoint(2, proof, note)
-    assert body.startswith(b"old 2\n" + base64.b64encode(proof[0]) + b"\n")
-    req = parse_add_checkpoint(body)
-    assert (req.old, list(req.proof), req.note) == (2, proof, note)
-    assert format_add_checkpoint(req.old, req.proof, req.note) == body
-
-
-@pytest.mark.parametrize(
-    "body",
-    [
-        b"",
-        b"old 1\n",  # no empty line
-        b"old 01\n\ncp\n",  # leading zero
-        b"old -1\n\ncp\n",
-        b"new 1\n\ncp\n",
-        b"old 1\nnot base64!\n\ncp\n",
-        b"old 1\n" + base64.b64encode(b"short") + b"\n\ncp\n",
-        b"old 1\n\n",  # no checkpoint
-        b"old 1\n" + (base64.b64encode(b"\0" * 32) + b"\n") * 64 + b"\ncp\n",  # 64 > 63 lines
-    ],
-)
-def test_malformed_bodies_are_refused(body: bytes) -> None:
-    with pytest.raises(InputError):
-        parse_add_checkpoint(body)
 
 
 # --- the protocol ------------------------------------------------------------------------
@@ -294,7 +255,7 @@ def append_bad_record(seq_dir: Path, origin: str) -> int:
     log (and its views), as a corrupt sequencer would. Returns its index."""
     intruder = key("intruder")
     env = enrol_env("victim", signer=intruder)  # not on the committee: ForbiddenError
-    store = Store(f"sqlite+pysqlite:///{seq_dir / 'ledger.sqlite'}")
+    store = SqlStore(f"sqlite+pysqlite:///{seq_dir / 'ledger.sqlite'}")
     try:
         log = Log(store, origin, load_log_key(seq_dir))
         index = log.size
@@ -302,14 +263,8 @@ def append_bad_record(seq_dir: Path, origin: str) -> int:
 
         data = build_record(index, log.head, format_time(datetime.now(UTC)), env)
         leaf = merkle.leaf_hash(data).hex()
-        store.create_tables(views_metadata)
-
-        def also(conn: Any) -> None:
-            write_state(conn, [], index + 1, leaf)
-
-        log.append([data], also)
-        with store.engine.connect() as conn:
-            assert load_state(conn).size == index + 1
+        log.append([data], StateChange([], index + 1, leaf))
+        assert store.read_state(community_rules()).size == index + 1
         return index
     finally:
         store.close()
@@ -377,16 +332,16 @@ def test_checkpoint_is_trusted_only_with_the_quorum(seq: NodeContext) -> None:
     note = seq.log.signed_checkpoint()
     text = parse_note(note).text
     one = add_signatures(note, [SIGNERS[0].cosign(text, 1_800_000_000)])
-    report = check_checkpoint(one, policy)
+    report = check_trust(one, policy)
     assert report.cosigned_by == ("witness-0.test",) and not report.quorum_met
     assert "NOT met" in report.summary()
     with pytest.raises(SignatureError, match="needs at least 2"):
-        trusted(one, policy)
+        trusted_checkpoint(one, policy)
     two = add_signatures(one, [SIGNERS[2].cosign(text, 1_800_000_000)])
-    assert check_checkpoint(two, policy).quorum_met
-    assert trusted(two, policy).size == seq.log.size
+    assert check_trust(two, policy).quorum_met
+    assert trusted_checkpoint(two, policy).size == seq.log.size
     stranger = CosignatureSigner("witness-1.test", b"s" * 32)  # same name, another key
-    assert not check_checkpoint(add_signatures(one, [stranger.cosign(text, 1)]), policy).quorum_met
+    assert not check_trust(add_signatures(one, [stranger.cosign(text, 1)]), policy).quorum_met
 
 
 # --- evidence ------------------------------------------------------------------------------
@@ -394,7 +349,7 @@ def test_checkpoint_is_trusted_only_with_the_quorum(seq: NodeContext) -> None:
 
 def _log(tmp_path: Path, name: str, entries: list[bytes]) -> Log:
     log = Log(
-        Store(f"sqlite+pysqlite:///{tmp_path / name}"),
+        SqlStore(f"sqlite+pysqlite:///{tmp_path / name}"),
         ORIGIN,
         signer_from_seed(ORIGIN, b"L" * 32),
     )
@@ -469,7 +424,10 @@ def test_routes_policy_checkpoints_evidence_and_health(tmp_path: Path) -> None:
             ctx.services["book"].add(size, s.cosign(text, 1_800_000_000))
         cosigned = client.get("/v1/checkpoints/witnessed")
         assert cosigned.headers["x-civic-cosignatures"] == "2"
-        assert trusted(cosigned.content, parse_policy(client.get("/v1/policy").text)).size == size
+        assert (
+            trusted_checkpoint(cosigned.content, parse_policy(client.get("/v1/policy").text)).size
+            == size
+        )
         assert client.get("/log/checkpoint").content == cosigned.content
         # Evidence turns the node unhealthy, with the reason.
         fork = sign_checkpoint(Checkpoint(ORIGIN, size, b"\x09" * 32), load_log_key(d))
@@ -488,8 +446,8 @@ def test_cli_init_witness_and_mirror(tmp_path: Path, seq: NodeContext) -> None:
     from typer.testing import CliRunner
 
     from cli.main import app
+    from ledger.c2sp.cosignature import parse_cosigner_vkey
     from ledger.errors import CivicError
-    from ledger.notes import parse_cosigner_vkey
     from node.config import load_config
 
     runner = CliRunner()

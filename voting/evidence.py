@@ -43,9 +43,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ledger import merkle
+from ledger.c2sp.checkpoint import Checkpoint
 from ledger.canonical import canonical_json, parse_json
 from ledger.errors import CivicError, InputError, ProofError, RuleViolation
-from ledger.notes import Checkpoint
 from ledger.records import Record, parse_record
 from ledger.statements import parse_envelope
 from voting.spec import BallotSpec, check_choice, parse_open_body

@@ -15,7 +15,7 @@
 The spec leaves ``extra`` to the application ("opaque extra data"); putting the record there
 keeps the receipt one self-contained file that any tlog-proof parser reads, and the leaf
 hash it proves is SHA-256(0x00 || extra) (RFC 9162 §2.1.1). A record is at most 65,535
-bytes (DESIGN.md), so the line stays reasonable. Nothing is kept beside the file.
+bytes (docs/design.md), so the line stays reasonable. Nothing is kept beside the file.
 
 **Verification** (:func:`verify_receipt`) returns a :class:`ReceiptReport` listing each
 numbered step as passed, failed or skipped (STYLE.md item 6); its inputs are plain values —
@@ -36,7 +36,12 @@ from a saved bundle, and the same code decides. The steps:
 8. last vote — no later vote of this resident on this ballot in that range;
 9. counted — once closed: the close record's result equals the tally recomputed from the
    range, the node publishes that same result, and this vote is the one counted for this
-   resident (skipped while the ballot is open).
+   resident (skipped while the ballot is open);
+10. witness quorum — C2SP tlog-witness / tlog-policy: some node's newest checkpoint carries
+    the quorum of witness cosignatures that genesis (record 0) requires. Step 5 proved the
+    nodes' checkpoints extend the receipt's, so one witnessed checkpoint covers the vote.
+    Skipped when no genesis record is given (offline, from a saved bundle). It does not
+    depend on steps 1-9, and runs even when they stop early.
 """
 
 from __future__ import annotations
@@ -46,18 +51,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from ledger import merkle
+from ledger.c2sp.checkpoint import Checkpoint, open_checkpoint
+from ledger.c2sp.note import NoteVerifier
+from ledger.c2sp.proof import TlogProof, format_tlog_proof, parse_tlog_proof
+from ledger.c2sp.trust import CheckpointTrust, check_trust
 from ledger.canonical import canonical_json
 from ledger.errors import CivicError, InputError, ProofError, VerificationError
-from ledger.notes import (
-    Checkpoint,
-    NoteVerifier,
-    TlogProof,
-    format_tlog_proof,
-    open_checkpoint,
-    parse_tlog_proof,
-)
 from ledger.records import Record, parse_record
 from ledger.statements import Envelope, parse_envelope
+from ledger.witness_policy import genesis_policy
 from voting.evidence import BallotBundle, BallotHistory, LogView, scan_ballot, verify_range
 from voting.tally import describe_difference, electorate_hash
 
@@ -81,7 +83,9 @@ STEPS = {
     7: "ballot records",
     8: "last vote",
     9: "counted",
+    10: "witness quorum",
 }
+_QUORUM_STEP = 10
 PASS, FAIL, SKIP = "pass", "fail", "skip"
 
 CheckpointOpener = Callable[[bytes], Checkpoint]
@@ -216,7 +220,8 @@ class _Run:
         self.steps.append(Step(n, status, detail))
 
     def skip_rest(self, start: int, why: str) -> None:
-        for n in range(start, len(STEPS) + 1):
+        """Skip the chain steps from ``start`` to 9 (the witness quorum runs regardless)."""
+        for n in range(start, _QUORUM_STEP):
             if not any(s.number == n for s in self.steps):
                 self.add(n, SKIP, why)
 
@@ -424,6 +429,46 @@ def _counted_step(
     )
 
 
+def _quorum_step(
+    run: _Run,
+    log_verifier: NoteVerifier,
+    genesis: bytes | None,
+    witnessed: Sequence[LogView],
+) -> None:
+    """Step 10: some node's newest checkpoint meets genesis's witness policy."""
+    if genesis is None:
+        run.add(
+            _QUORUM_STEP,
+            SKIP,
+            "no genesis record given (offline): the witness policy was not checked",
+        )
+        return
+    try:
+        policy = genesis_policy(genesis, log_verifier)
+    except CivicError as exc:
+        run.add(_QUORUM_STEP, FAIL, f"genesis states no usable witness policy: {exc.message}")
+        return
+    reports: list[tuple[str, CheckpointTrust | CivicError]] = []
+    for v in witnessed:
+        try:
+            reports.append((v.source, check_trust(v.checkpoint, policy)))
+        except CivicError as exc:
+            reports.append((v.source, exc))
+    good = [(u, r) for u, r in reports if not isinstance(r, CivicError) and r.trusted]
+    if good:
+        u, r = good[0]
+        run.add(_QUORUM_STEP, PASS, f"{u}: {r.summary()}")
+        return
+    detail = "; ".join(
+        f"{u}: {r.message if isinstance(r, CivicError) else r.summary()}" for u, r in reports
+    )
+    run.add(
+        _QUORUM_STEP,
+        FAIL,
+        f"no node serves a checkpoint trusted by the policy ({detail or 'no checkpoint given'})",
+    )
+
+
 def verify_receipt(
     receipt: bytes,
     log_verifier: NoteVerifier,
@@ -432,14 +477,38 @@ def verify_receipt(
     published: Mapping[str, Any] | None = None,
     open_cp: CheckpointOpener | None = None,
     bundle_source: str = "bundle",
+    genesis: bytes | None = None,
+    witnessed: Sequence[LogView] | None = None,
 ) -> ReceiptReport:
-    """Run the nine steps of the module docstring; never raises for a bad receipt.
+    """Run the ten steps of the module docstring; never raises for a bad receipt.
 
     ``views`` are the nodes' current checkpoints; ``bundle`` the ballot's records (its
     checkpoint is added to the views as ``bundle_source``); ``published`` the result a node
     publishes (default: the bundle's ``ballot_doc``). ``open_cp`` verifies a checkpoint note
-    and returns it; by default the log key's signature is enough (issue 6 adds witnesses).
+    and returns it; by default the log key's signature is enough. ``genesis`` (record 0's
+    bytes) states the witness policy of step 10, checked against ``witnessed`` — each
+    node's newest checkpoint with its cosignatures (default: the checkpoints of ``views``
+    and ``bundle``).
     """
+    if witnessed is None:
+        witnessed = [*([] if bundle is None else [bundle.view(bundle_source)]), *views]
+    chain = _chain_steps(receipt, log_verifier, views, bundle, published, open_cp, bundle_source)
+    run = _Run()
+    run.steps.extend(chain.steps)
+    _quorum_step(run, log_verifier, genesis, witnessed)
+    return ReceiptReport(tuple(run.steps), chain.vote)
+
+
+def _chain_steps(
+    receipt: bytes,
+    log_verifier: NoteVerifier,
+    views: Sequence[LogView],
+    bundle: BallotBundle | None,
+    published: Mapping[str, Any] | None,
+    open_cp: CheckpointOpener | None,
+    bundle_source: str,
+) -> ReceiptReport:
+    """Steps 1 to 9: the receipt, the log's checkpoints and the ballot's records."""
     opener: CheckpointOpener = open_cp or (lambda note: open_checkpoint(note, log_verifier)[0])
     run = _Run()
     # 1-2. the receipt and its record

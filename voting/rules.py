@@ -1,4 +1,4 @@
-"""Ballot and vote statement types and their rules (registered with the rule engine on import).
+"""Ballot and vote statement types and their rules (:data:`RULES`, for the rule set).
 
 Statement types:
 
@@ -50,13 +50,15 @@ from ledger.canonical import canonical_json
 from ledger.community import is_active_resident, log_key_id
 from ledger.errors import ConflictError, ForbiddenError, InputError, RuleViolation
 from ledger.records import format_time, parse_time
-from ledger.state import Context, State, handler
+from ledger.ruleset import Rules
+from ledger.state import Context, State
 from ledger.statements import Envelope
 from voting.spec import check_choice, parse_open_body, spec_from_doc
 from voting.tally import describe_difference, electorate_hash, tally
 
 __all__ = [
     "BALLOT_ID",
+    "RULES",
     "close_body",
     "compute_result",
     "electorate_key",
@@ -150,7 +152,6 @@ def _is_committee(state: State, key: str) -> bool:
     return key in state.rows("committee")
 
 
-@handler("ballot.open")
 def _open(state: State, env: Envelope, ctx: Context) -> None:
     # 1. who may open: policy ballot_openers
     openers = state.peek("policy", "current", {}).get("ballot_openers", "committee")
@@ -229,7 +230,6 @@ def _require_open(ballot: dict[str, Any]) -> None:
         raise ConflictError(f"ballot {ballot['id']} is {ballot['status']}")
 
 
-@handler("vote.cast")
 def _vote(state: State, env: Envelope, ctx: Context) -> None:
     _only_fields(env.body, {"ballot", "choice"})
     bid = _ballot_id(env.body)
@@ -292,7 +292,6 @@ def _may_manage(state: State, ballot: dict[str, Any], signer: str, log_key: bool
     return g is not None and signer == log_key_id(g["log_vkey"])
 
 
-@handler("ballot.close")
 def _close(state: State, env: Envelope, ctx: Context) -> None:
     _only_fields(env.body, {"ballot", "electorate_hash", "result"})
     bid = _ballot_id(env.body)
@@ -338,7 +337,6 @@ def _close(state: State, env: Envelope, ctx: Context) -> None:
     state.put("ballot", bid, b)
 
 
-@handler("ballot.cancel")
 def _cancel(state: State, env: Envelope, ctx: Context) -> None:
     _only_fields(env.body, {"ballot", "reason"})
     bid = _ballot_id(env.body)
@@ -362,3 +360,15 @@ def _cancel(state: State, env: Envelope, ctx: Context) -> None:
         closed_time=ctx.time_text,
     )
     state.put("ballot", bid, b)
+
+
+# The voting layer's statement types, for the community's rule set (``rules``).
+RULES = Rules.of(
+    "voting",
+    {
+        "ballot.open": _open,
+        "vote.cast": _vote,
+        "ballot.close": _close,
+        "ballot.cancel": _cancel,
+    },
+)

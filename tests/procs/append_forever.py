@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import sys
 
+from ledger.c2sp.note import parse_private_key
 from ledger.log import Log
-from ledger.notes import parse_private_key
-from ledger.storage import Store
+from ledger.sql import SqlStore
 
 
 def main() -> None:
     url, origin, key = sys.argv[1:4]
-    log = Log(Store(url), origin, parse_private_key(key))
+    log = Log(SqlStore(url), origin, parse_private_key(key))
     n = 0
     while True:
         n += 1

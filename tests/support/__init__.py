@@ -1,0 +1,1 @@
+"""Shared test helpers (not test modules): fixtures, scenario builders, real-node harnesses."""
