@@ -316,7 +316,7 @@ def test_forked_sequencer_is_refused_and_evidence_reaches_every_node(tmp_path: P
             health = net.get(n, "/healthz")
             assert health.status_code == 503
             assert any("equivocation" in r for r in health.json()["reasons"])
-        # The sequencer holds the evidence too, so it takes no more statements (issue 10).
+        # The sequencer holds the evidence too, so it takes no more statements.
         r = net.http.post(net.seq.url + "/v1/statements", json=enrol_env("after-fork"))
         assert r.status_code == 503, r.text
         # A witness never cosigns past evidence, even the log's own checkpoint.
