@@ -316,7 +316,8 @@ def test_deleted_tail(tmp_path: Path, record: Record) -> None:
             )
         code, found = audit(tmp_path, net.seq, genesis=genesis)
         record("audit_exit", code)
-        assert code == 3 and "node.integrity" in found, found
+        # 3 if a short entry bundle is downloaded, 4 if the node refuses it: never clean.
+        assert code in (3, 4) and "node.integrity" in found, found
         # Restarted on that file, the sequencer refuses to run: its state views are ahead.
         net.seq.kill()
         net.seq.restart(wait=False, log_file=tmp_path / "seq.log")
