@@ -44,6 +44,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ledger.c2sp.checkpoint import Checkpoint, open_checkpoint
 from ledger.errors import CivicError, NotFoundError, StorageError
 from ledger.files import write_atomic
+from node.problems import problem_type
 
 if TYPE_CHECKING:
     from node.context import NodeContext
@@ -296,7 +297,7 @@ class FreshnessMiddleware:
         ):
             err = BehindError(fresh.refusal)
             body = {
-                "type": "about:blank",
+                "type": problem_type(503),
                 "title": err.title,
                 "status": err.status,
                 "detail": f"{err.message}; see GET /healthz",

@@ -125,7 +125,7 @@ def expense(expense_id: Annotated[str, Path(pattern=ID)], ctx: Ctx) -> dict[str,
     "/funds/next",
     dependencies=[STRICT_QUERY],
     response_model=S.Open,
-    responses=S.problems(400, 422),
+    responses=S.problems(400, 404, 422),
 )
 def waiting(
     ctx: Ctx,

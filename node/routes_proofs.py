@@ -56,12 +56,11 @@ def get_record(index: int, ctx: Ctx) -> RecordOut:
     )
 
 
-_CHECKED: dict[int | str, dict[str, Any]] = {
-    503: {
-        "description": "the proof failed the node's own check against its signed "
-        "checkpoint: not served, held as evidence (see /v1/evidence)"
-    }
-}
+_CHECKED = S.problems(
+    503,
+    _503="the proof failed the node's own check against its signed "
+        "checkpoint: not served, held as evidence (see /v1/evidence)",
+)
 
 
 @router.get(

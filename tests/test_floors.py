@@ -19,7 +19,7 @@ ALLOWED: dict[str, set[str]] = {
     "voting": {"ledger"},
     "funds": {"ledger"},
     "rules": {"ledger", "voting", "funds"},
-    "client": {"ledger", "voting", "funds"},
+    "client": {"ledger", "voting", "funds", "rules"},
     "node": {"ledger", "voting", "funds", "rules"},
     "audits": {"ledger", "voting", "funds", "rules", "client"},
     "demo": {"ledger", "voting", "funds", "rules", "client", "node"},

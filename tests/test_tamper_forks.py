@@ -219,9 +219,12 @@ def test_a_fork_between_two_sequencers(tmp_path: Path, record_property: Any) -> 
             h = net.health(node).json()
             assert h["ok"] is False and h["evidence"] == "/v1/evidence"
             assert any(r.startswith("equivocation: ") for r in h["reasons"])
-        # A witness holding evidence refuses to cosign either of them any more.
+        # The sequencer holding that evidence takes no more statements, and nothing new
+        # gets witnessed.
         before = net.witnessed(net.seq)
-        net.submit(net.seq, 1)
+        env = enrol_env(f"{net.tmp.name}-after-fork")
+        r = net.http.post(net.seq.url + "/v1/statements", json=env)
+        assert r.status_code == 503 and "evidence" in r.json()["detail"], r.text
         time.sleep(1.0)
         assert net.witnessed(net.seq) == before
         # The audit of both: the fork is evidence (exit 3), named with both nodes.

@@ -9,7 +9,7 @@ import { canonicalBytes, hex, sha256 } from "../verify/index.js";
 
 export async function render(el, session, args) {
   if (args[0] !== undefined && args[0] !== "") return renderOne(el, session, args[0]);
-  const list = (await getJson("/v1/ballots?limit=100")).ballots;
+  const list = (await getJson("/v1/ballots")).ballots;
   const opened = await Promise.all(list.map((b) => session.statement(Number(b.id))));
   list.forEach((b, i) => {
     const st = opened[i];

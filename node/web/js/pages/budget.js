@@ -6,7 +6,7 @@ import { fmtMoney, t } from "../i18n.js";
 import { getJson } from "../api.js";
 
 export async function render(el, session) {
-  const [budget, ex] = await Promise.all([getJson("/v1/funds/budget"), getJson("/v1/funds/expenses?limit=1000")]);
+  const [budget, ex] = await Promise.all([getJson("/v1/funds/budget"), getJson("/v1/funds/expenses")]);
   if (!session.off) await verify(session, budget, ex);
   draw(el, budget);
 }

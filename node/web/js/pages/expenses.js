@@ -28,7 +28,7 @@ async function fetchDocument(hash, status) {
 }
 
 export async function render(el, session) {
-  const [ex, docs] = await Promise.all([getJson("/v1/funds/expenses?limit=1000"), getJson("/v1/funds/documents")]);
+  const [ex, docs] = await Promise.all([getJson("/v1/funds/expenses"), getJson("/v1/funds/documents")]);
   const docInfo = new Map(docs.documents.map((d) => [d.sha256, d]));
   for (const e of ex.expenses) {
     const req = await session.statement(e.index);

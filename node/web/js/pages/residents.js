@@ -70,7 +70,7 @@ function keySection(el, session) {
 async function ballotsSection(box, session) {
   if (!opened) return;
   fill(box, h("p", {}, t("loading")));
-  const list = (await getJson("/v1/ballots?status=open&limit=100")).ballots.filter((b) => b.status === "open");
+  const list = (await getJson("/v1/ballots?status=open")).ballots.filter((b) => b.status === "open");
   const mine = [];
   for (const b of list) {
     const el = await getJson(`/v1/ballots/${encodeURIComponent(b.id)}/electorate`);
