@@ -59,7 +59,7 @@ def get_record(index: int, ctx: Ctx) -> RecordOut:
 _CHECKED = S.problems(
     503,
     _503="the proof failed the node's own check against its signed "
-        "checkpoint: not served, held as evidence (see /v1/evidence)",
+    "checkpoint: not served, held as evidence (see /v1/evidence)",
 )
 
 
