@@ -55,6 +55,14 @@ def demo(
         typer.echo(f"  a record:     {seq}/v1/records/1")
         typer.echo(f"  a proof:      {seq}/v1/proofs/inclusion?index=1&tree_size={summary['size']}")
         typer.echo(f"  described in: {data / 'demo.json'}")
+        from client.http import NodeClient
+
+        with NodeClient(seq) as c:
+            genesis = c.community().get("genesis_hash", "")
+        # The trust root travels in the fragment, so the page checks everything against it.
+        for n in (nodes[0], nodes[-1]):
+            page = f"{n.url}/#/community?vkey={info['log_vkey']}&genesis={genesis}"
+            typer.echo(f"  web page:     {page}   ({n.role}; zh and en)")
         keys = summary.get("keys", {}).get("folder", str(data / "keys"))
         passphrase = summary.get("keys", {}).get("passphrase", "")
         urls = " ".join(f"--node {n.url}" for n in nodes)
@@ -62,6 +70,7 @@ def demo(
             f"export CIVIC_NODE={seq} CIVIC_PASSPHRASE={passphrase}",
             "civic community show",
             *[t for part in ("voting", "funds") for t in summary.get(part, {}).get("try", [])],
+            *summary.get("voting", {}).get("secret", {}).get("try", []),
             f"civic audit {urls} --vkey {info['log_vkey']}",
         ]
         typer.echo("Try:")
