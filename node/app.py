@@ -83,7 +83,8 @@ def create_app(data_dir: Path) -> FastAPI:
         evidence is held or the node is behind (stale, or rolled back)."""
         ctx = app.state.ctx
         ev = ctx.evidence()
-        reasons: list[str] = [] if ev is None else ev.reasons()
+        held: list[str] = [] if ev is None else ev.reasons()
+        reasons = list(held)
         body: dict[str, Any] = {
             "ok": not reasons,
             "origin": ctx.cfg.origin,
@@ -93,18 +94,21 @@ def create_app(data_dir: Path) -> FastAPI:
         check = ctx.services.get("integrity")
         if check is not None:
             body["integrity"] = check.status().to_json()
-        if ctx.role == "sequencer":
-            # A sequencer holding evidence against its own log takes no statement.
-            body["accepting_statements"] = not reasons
         if reasons:
             body["evidence"] = "/v1/evidence"
         fresh = ctx.services.get("freshness")
+        rolled_back = False
         if fresh is not None:
             # Behind its peers, or behind its own newest checkpoint (node/freshness.py).
             report = fresh.report()
             body["freshness"] = report.to_json()
+            rolled_back = report.refusal is not None
             reasons += report.problems
             body["ok"] = not reasons
+        if ctx.role == "sequencer":
+            # The same two refusals POST /v1/statements makes: evidence against its own log
+            # (node/integrity.py), or a database behind its newest checkpoint (rollback).
+            body["accepting_statements"] = not held and not rolled_back
         if reasons:
             body["reasons"] = reasons
         return JSONResponse(body, status_code=503 if reasons else 200)

@@ -150,6 +150,8 @@ def test_a_sequencer_restored_from_an_old_database_refuses_to_sequence(tmp_path:
         assert fresh["status"] == "rolled-back" and fresh["watermark"] == size
         assert h.json()["size"] == size - 5
         assert any(x.startswith("rollback: ") for x in h.json()["reasons"])
+        # /healthz says what POST /v1/statements does: no statement is accepted.
+        assert h.json()["accepting_statements"] is False
         # Reads still work, and the refusal survives another restart (the file did not move).
         assert http.get(seq.url + "/v1/records/0").status_code == 200
         seq.kill()
