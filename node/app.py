@@ -29,7 +29,7 @@ from node.freshness import FreshnessMiddleware
 from node.limits import BodyLimit, JsonLimits
 from node.problems import install_problem_handlers
 
-__all__ = ["MAX_BODY", "WEB_DIR", "create_app"]
+__all__ = ["MAX_BODY", "WEB_DIR", "community_app", "create_app", "install_problem_page"]
 
 MAX_BODY = 8 * 1024 * 1024
 # The community's web page (static files shipped in the package, no build step).
@@ -37,7 +37,17 @@ WEB_DIR = Path(__file__).parent / "web"
 
 
 def create_app(data_dir: Path) -> FastAPI:
-    """A node app over the data folder ``data_dir``; resources open in the lifespan."""
+    """A node app over the data folder ``data_dir``; resources open in the lifespan.
+
+    A district folder (node/district.py) gets the district app: every community under
+    ``/c/{origin}/``; a single community's folder keeps the routes at the root.
+    """
+    from node.district import is_district
+
+    if is_district(data_dir):
+        from node.district_app import create_district_app
+
+        return create_district_app(data_dir)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -51,6 +61,12 @@ def create_app(data_dir: Path) -> FastAPI:
         finally:
             ctx.close()
 
+    return community_app(lifespan)
+
+
+def community_app(lifespan: Any = None) -> FastAPI:
+    """One community's API; its ``state.ctx`` (a NodeContext) is set by whoever opens it:
+    the lifespan of a single-community node, or the district app for each community."""
     app = FastAPI(
         title="civic-ledger node",
         version=ledger.__version__,
@@ -113,21 +129,7 @@ def create_app(data_dir: Path) -> FastAPI:
             body["reasons"] = reasons
         return JSONResponse(body, status_code=503 if reasons else 200)
 
-    @app.get(
-        "/problems/{name}",
-        tags=["operations"],
-        response_class=Response,
-        responses={
-            200: S.text_response("what the problem type means"),
-            **S.problems(404, _404="no such problem type"),
-        },
-    )
-    def problem_type_page(name: str) -> Response:
-        """The page of an RFC 9457 problem type: every ``type`` the node answers with."""
-        page = S.problem_page(name)
-        if page is None:
-            raise NotFoundError(f"there is no problem type {name!r}")
-        return Response(page, media_type=S.NOTE)
+    install_problem_page(app)
 
     S.install_openapi(app)
 
@@ -146,3 +148,23 @@ def create_app(data_dir: Path) -> FastAPI:
 
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY)
     return app
+
+
+def install_problem_page(app: FastAPI) -> None:
+    """``GET /problems/{name}``: the page of each problem type the node answers with."""
+
+    @app.get(
+        "/problems/{name}",
+        tags=["operations"],
+        response_class=Response,
+        responses={
+            200: S.text_response("what the problem type means"),
+            **S.problems(404, _404="no such problem type"),
+        },
+    )
+    def problem_type_page(name: str) -> Response:
+        """The page of an RFC 9457 problem type: every ``type`` the node answers with."""
+        page = S.problem_page(name)
+        if page is None:
+            raise NotFoundError(f"there is no problem type {name!r}")
+        return Response(page, media_type=S.NOTE)
