@@ -27,9 +27,17 @@ from node import schemas as S
 from node.context import open_context
 from node.freshness import FreshnessMiddleware
 from node.limits import BodyLimit, JsonLimits
+from node.metrics import CONTENT_TYPE_LATEST, NodeCollector, render
 from node.problems import install_problem_handlers
 
-__all__ = ["MAX_BODY", "WEB_DIR", "community_app", "create_app", "install_problem_page"]
+__all__ = [
+    "MAX_BODY",
+    "WEB_DIR",
+    "community_app",
+    "create_app",
+    "install_problem_page",
+    "metrics_response",
+]
 
 MAX_BODY = 8 * 1024 * 1024
 # The community's web page (static files shipped in the package, no build step).
@@ -131,6 +139,12 @@ def community_app(lifespan: Any = None) -> FastAPI:
 
     install_problem_page(app)
 
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        """Prometheus text format: this community's counters and gauges (node/metrics.py)."""
+        ctx = app.state.ctx
+        return metrics_response(NodeCollector(lambda: {ctx.cfg.origin: ctx}))
+
     S.install_openapi(app)
 
     # Outermost last: the body's size is bounded before its JSON is scanned.
@@ -168,3 +182,8 @@ def install_problem_page(app: FastAPI) -> None:
         if page is None:
             raise NotFoundError(f"there is no problem type {name!r}")
         return Response(page, media_type=S.NOTE)
+
+
+def metrics_response(collector: NodeCollector) -> Response:
+    """A scrape of ``collector`` as an HTTP answer."""
+    return Response(render(collector), media_type=CONTENT_TYPE_LATEST)

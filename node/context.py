@@ -240,8 +240,11 @@ def open_context(data_dir: Path, serve: bool = False) -> NodeContext:
 def _open_services(ctx: NodeContext) -> None:
     from node.cosigning import CosignatureBook
     from node.evidence import EvidenceStore
+    from node.metrics import CommunityMetrics
 
     store = ctx.store
+    metrics = CommunityMetrics()
+    ctx.services["metrics"] = metrics
     evidence = EvidenceStore(store)
     ctx.services["evidence"] = evidence
     book = CosignatureBook(store, ctx.policy)
@@ -253,7 +256,9 @@ def _open_services(ctx: NodeContext) -> None:
 
         private = PrivateStore(store, ctx.rules)
         ctx.services["private"] = private
-        ctx.services["sequencer"] = Sequencer(ctx.log, store, private, ctx.rules)
+        seq = Sequencer(ctx.log, store, private, ctx.rules)
+        seq.metrics = metrics
+        ctx.services["sequencer"] = seq
         return
     from node.replica import HttpSource, Replica, ReplicaLog
 

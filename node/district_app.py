@@ -19,13 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 import ledger
 from ledger.errors import CivicError
 from node.context import NodeContext, open_context
 from node.district import community_dir, load_district
+from node.metrics import NodeCollector
 from node.problems import PROBLEM, install_problem_handlers, problem_type
 
 __all__ = ["COMMUNITY_PREFIX", "District", "create_district_app"]
@@ -160,7 +161,7 @@ def open_community(district: District, origin: str) -> None:
 def create_district_app(data_dir: Path) -> FastAPI:
     """A district node over the district folder ``data_dir``; communities open in the
     lifespan, one by one, each failure recorded instead of stopping the node."""
-    from node.app import community_app, install_problem_page
+    from node.app import community_app, install_problem_page, metrics_response
 
     cfg = load_district(data_dir)
     district = District(
@@ -223,6 +224,11 @@ def create_district_app(data_dir: Path) -> FastAPI:
                 "communities": [district.community_health(o) for o in district.origins],
             }
         )
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        """Prometheus text format: every community's series, labelled ``origin``."""
+        return metrics_response(NodeCollector(district.contexts, lambda: list(district.failed)))
 
     install_problem_page(app)
     app.add_middleware(CommunityMount, district=district)

@@ -371,3 +371,13 @@ def test_witness_and_mirror_districts_follow_each_community(
     rows = {c["origin"]: c for c in httpx.get(f"{mirror.url}/c/").json()["communities"]}
     assert rows[ELM]["size"] == 3 and rows[OAK]["size"] == 2
     assert httpx.get(f"{wit_url}/c/{OAK}/healthz").json()["role"] == "witness"
+    # The same figures in /metrics: nothing left to cosign, nothing left to copy.
+    from tests.test_metrics import one, scrape
+
+    seq_m, mir_m = scrape(seq_url), scrape(mirror.url)
+    for origin, size in ((ELM, 3), (OAK, 2)):
+        assert one(seq_m, "civic_tree_size", origin=origin) == size
+        assert one(seq_m, "civic_cosignature_lag_entries", origin=origin) == 0
+        assert one(seq_m, "civic_cosignature_lag_seconds", origin=origin) == 0
+        assert one(mir_m, "civic_tree_size", origin=origin) == size
+        assert one(mir_m, "civic_replica_lag_entries", origin=origin) == 0
