@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -47,6 +48,11 @@ def start(
         "--integrity-interval",
         help="Seconds between ticks of the background integrity pass (saved; default 1).",
     ),
+    log_format: str = typer.Option(
+        "text",
+        "--log-format",
+        help="text (warnings only), or json: one JSON line per request, no personal data.",
+    ),
 ) -> None:
     """Serve the node's API until interrupted; flags given are saved in DIR/node.json.
 
@@ -59,6 +65,8 @@ def start(
     from node.district import is_district
     from node.limits import guarded_http
 
+    if log_format not in ("text", "json"):
+        raise InputError(f"--log-format must be text or json, got {log_format!r}")
     if is_district(data):
         _start_district(
             data,
@@ -72,6 +80,7 @@ def start(
                 "witness_retry": witness_retry,
                 "integrity_interval": integrity_interval,
             },
+            json_logs=log_format == "json",
         )
         return
     cfg = load_config(data)  # fail early, with a clear line, on a folder that is not a node's
@@ -110,14 +119,24 @@ def start(
     if changed:
         save_config(data, cfg)
     uvicorn.run(
-        create_app(data),
+        create_app(data, json_logs=log_format == "json"),
         host=host,
         port=port,
         log_level="warning",
         access_log=False,
         http=guarded_http(limits),
         timeout_keep_alive=cfg.keep_alive_timeout,
+        **_log_config(log_format == "json"),
     )
+
+
+def _log_config(json_logs: bool) -> dict[str, Any]:
+    """uvicorn's logging: its default text, or JSON lines (node/access_log.py)."""
+    if not json_logs:
+        return {}
+    from node.access_log import json_log_config
+
+    return {"log_config": json_log_config("warning")}
 
 
 @app.command("init-witness")
@@ -177,6 +196,7 @@ def _start_district(
     role: str | None,
     refused: dict[str, object],
     intervals: dict[str, float | None],
+    json_logs: bool = False,
 ) -> None:
     """Serve every community of a district folder; interval flags go to each community."""
     import uvicorn
@@ -214,13 +234,14 @@ def _start_district(
     # One process serves all: its connection limits are the defaults of node.json.
     defaults = NodeConfig(origin="")
     uvicorn.run(
-        create_app(data),
+        create_app(data, json_logs=json_logs),
         host=host,
         port=port,
         log_level="warning",
         access_log=False,
         http=guarded_http(defaults.connection_limits()),
         timeout_keep_alive=defaults.keep_alive_timeout,
+        **_log_config(json_logs),
     )
 
 

@@ -44,18 +44,19 @@ MAX_BODY = 8 * 1024 * 1024
 WEB_DIR = Path(__file__).parent / "web"
 
 
-def create_app(data_dir: Path) -> FastAPI:
+def create_app(data_dir: Path, json_logs: bool = False) -> FastAPI:
     """A node app over the data folder ``data_dir``; resources open in the lifespan.
 
     A district folder (node/district.py) gets the district app: every community under
-    ``/c/{origin}/``; a single community's folder keeps the routes at the root.
+    ``/c/{origin}/``; a single community's folder keeps the routes at the root. With
+    ``json_logs``, every request is logged as one JSON line (node/access_log.py).
     """
     from node.district import is_district
 
     if is_district(data_dir):
         from node.district_app import create_district_app
 
-        return create_district_app(data_dir)
+        return create_district_app(data_dir, json_logs)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -69,7 +70,12 @@ def create_app(data_dir: Path) -> FastAPI:
         finally:
             ctx.close()
 
-    return community_app(lifespan)
+    app = community_app(lifespan)
+    if json_logs:
+        from node.access_log import AccessLog
+
+        app.add_middleware(AccessLog)
+    return app
 
 
 def community_app(lifespan: Any = None) -> FastAPI:

@@ -107,6 +107,7 @@ class CommunityMount:
             await self.app(scope, receive, send)
             return
         origin, inner = found
+        scope["civic.origin"] = origin
         if origin in self.district.failed or origin not in self.district.contexts():
             why = self.district.failed.get(origin, "the community is still starting")
             body = {
@@ -122,7 +123,12 @@ class CommunityMount:
         child["path"] = inner
         child["root_path"] = scope.get("root_path", "") + COMMUNITY_PREFIX + origin
         child["civic.origin"] = origin
-        await self.district.apps[origin](child, receive, send)
+        try:
+            await self.district.apps[origin](child, receive, send)
+        finally:
+            # The matched route, for the access log outside (node/access_log.py).
+            if "route" in child:
+                scope["route"] = child["route"]
 
 
 def _reason(exc: BaseException) -> str:
@@ -158,7 +164,7 @@ def open_community(district: District, origin: str) -> None:
     district.apps[origin] = app
 
 
-def create_district_app(data_dir: Path) -> FastAPI:
+def create_district_app(data_dir: Path, json_logs: bool = False) -> FastAPI:
     """A district node over the district folder ``data_dir``; communities open in the
     lifespan, one by one, each failure recorded instead of stopping the node."""
     from node.app import community_app, install_problem_page, metrics_response
@@ -232,4 +238,8 @@ def create_district_app(data_dir: Path) -> FastAPI:
 
     install_problem_page(app)
     app.add_middleware(CommunityMount, district=district)
+    if json_logs:
+        from node.access_log import AccessLog
+
+        app.add_middleware(AccessLog)
     return app
