@@ -78,7 +78,7 @@ def create_app(data_dir: Path, json_logs: bool = False) -> FastAPI:
     return app
 
 
-def community_app(lifespan: Any = None) -> FastAPI:
+def community_app(lifespan: Any = None, servers: list[dict[str, str]] | None = None) -> FastAPI:
     """One community's API; its ``state.ctx`` (a NodeContext) is set by whoever opens it:
     the lifespan of a single-community node, or the district app for each community."""
     app = FastAPI(
@@ -152,6 +152,15 @@ def community_app(lifespan: Any = None) -> FastAPI:
         return metrics_response(NodeCollector(lambda: {ctx.cfg.origin: ctx}))
 
     S.install_openapi(app)
+    if servers:
+        plain = app.openapi
+
+        def with_servers() -> dict[str, Any]:
+            spec = plain()
+            spec["servers"] = servers
+            return spec
+
+        app.openapi = with_servers  # type: ignore[method-assign]
 
     # Outermost last: the body's size is bounded before its JSON is scanned.
     # POST /v1/documents stores its body as given, whatever its media type.

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 import ledger
@@ -119,9 +119,17 @@ class CommunityMount:
             answer = JSONResponse(body, status_code=503, media_type=PROBLEM)
             await answer(scope, receive, send)
             return
+        if inner == "/" and not scope["path"].endswith("/") and scope["type"] == "http":
+            # The community's page loads its files relative to its folder: /c/{origin}/.
+            query = scope.get("query_string", b"").decode("latin-1")
+            target = scope["path"] + "/" + (f"?{query}" if query else "")
+            await RedirectResponse(target, status_code=308)(scope, receive, send)
+            return
         child = dict(scope)
         child["path"] = inner
-        child["root_path"] = scope.get("root_path", "") + COMMUNITY_PREFIX + origin
+        # The community app sees the request as a single-community node would (path from
+        # its root, the root_path unchanged), so its routes, static files and middleware
+        # (which match on scope["path"]) work unchanged.
         child["civic.origin"] = origin
         try:
             await self.district.apps[origin](child, receive, send)
@@ -137,10 +145,15 @@ def _reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def open_community(district: District, origin: str) -> None:
-    """Open one community and start its threads; a failure is recorded, not raised."""
+def _app_for(origin: str) -> FastAPI:
     from node.app import community_app
 
+    # Its OpenAPI names the prefix as its server, so generated clients reach it.
+    return community_app(servers=[{"url": f"{COMMUNITY_PREFIX}{origin}"}])
+
+
+def open_community(district: District, origin: str) -> None:
+    """Open one community and start its threads; a failure is recorded, not raised."""
     folder = community_dir(district.data_dir, origin)
     try:
         ctx = open_context(folder, serve=True)
@@ -159,7 +172,7 @@ def open_community(district: District, origin: str) -> None:
         district.failed[origin] = _reason(exc)
         log.error("community %s did not start: %s", origin, district.failed[origin])
         return
-    app = district.apps.get(origin) or community_app()
+    app = district.apps.get(origin) or _app_for(origin)
     app.state.ctx = ctx
     district.apps[origin] = app
 
@@ -167,14 +180,14 @@ def open_community(district: District, origin: str) -> None:
 def create_district_app(data_dir: Path, json_logs: bool = False) -> FastAPI:
     """A district node over the district folder ``data_dir``; communities open in the
     lifespan, one by one, each failure recorded instead of stopping the node."""
-    from node.app import community_app, install_problem_page, metrics_response
+    from node.app import install_problem_page, metrics_response
 
     cfg = load_district(data_dir)
     district = District(
         data_dir,
         cfg.role,
         list(cfg.communities),
-        {origin: community_app() for origin in cfg.communities},
+        {origin: _app_for(origin) for origin in cfg.communities},
     )
 
     @asynccontextmanager

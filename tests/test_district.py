@@ -149,6 +149,13 @@ def test_district_serves_each_community_under_its_prefix(
     health = httpx.get(f"{node.url}/healthz")
     assert health.status_code == 200 and health.json()["serving"] == 2
     assert httpx.get(f"{node.url}/c/{ELM}/healthz").json()["origin"] == ELM
+    # Each community's page, its files and its API docs under its own prefix.
+    page = httpx.get(f"{node.url}/c/{ELM}", follow_redirects=True)
+    assert page.status_code == 200 and str(page.url).endswith(f"/c/{ELM}/")
+    assert "web/js/app.js" in page.text
+    assert httpx.get(f"{node.url}/c/{ELM}/web/js/api.js").status_code == 200
+    spec = httpx.get(f"{node.url}/c/{ELM}/openapi.json").json()
+    assert spec["servers"] == [{"url": f"/c/{ELM}"}] and "/v1/statements" in spec["paths"]
     # No community at the root, and an unknown one is a problem+json 404.
     assert httpx.get(f"{node.url}/log/checkpoint").status_code == 404
     unknown = httpx.get(f"{node.url}/c/civic.example/nowhere/log/checkpoint")
