@@ -321,6 +321,12 @@ def test_a_broken_community_is_reported_and_the_others_serve(
     assert httpx.get(f"{node.url}/c/{ELM}/log/checkpoint").content.startswith(
         ELM.encode() + b"\n2\n"
     )
+    from tests.test_metrics import one, scrape
+
+    m = scrape(node.url)
+    assert one(m, "civic_community_up", origin=OAK) == 0
+    assert one(m, "civic_community_up", origin=ELM) == 1
+    assert one(m, "civic_statements_accepted_total", origin=ELM) == 1
 
 
 def test_witness_and_mirror_districts_follow_each_community(
