@@ -5,3 +5,4 @@ export { credentialSecret, normalizeCredential } from "./credentials.js";
 export { electionFromRecords, parseElection, questionOf, voteChoices } from "./election.js";
 export { openSealedCredential } from "./sealed.js";
 export { blake2b } from "./blake2b.js";
+export { encryptedTallyHash } from "./tally.js";
