@@ -192,3 +192,33 @@ def test_random_exponents_are_below_q(page: Any) -> None:
            return [B.randomZq(B.BELENIOS_2048, src).toString(), n] }"""
     )
     assert got == [str(int.from_bytes(b"\x01" * 32, "big")), 2]
+
+
+def test_time_per_ballot_in_chromium(page: Any) -> None:
+    """The figures for the notes: a one-question ballot like the demo's (three options and
+    blank: four ciphertexts) and the four-question one, medians of seven; and one 2048-bit
+    exponentiation with a 256-bit exponent. Printed, never asserted (shared machine)."""
+    from voting.secret.election import make_election, question_for_kind
+
+    se = secret_election()
+    single = make_election(
+        uuid=se.election.uuid,
+        name="timing",
+        description="",
+        group=GROUP,
+        public_key=se.election.public_key,
+        questions=[question_for_kind("single", "Which?", ["a", "b", "c"])],
+    )
+    cred = se.credentials[0].private
+    one = [_build(page, single.raw, cred, [[0, 1, 0, 0]])["ms"] for _ in range(7)]
+    four = [_build(page, se.election.raw, cred, VOTES[0])["ms"] for _ in range(7)]
+    assert check_ballot(single, _build(page, single.raw, cred, [[1, 0, 0, 0]])["raw"]).ok
+    pow_ms = page.evaluate(
+        """() => { const G = B.BELENIOS_2048; const y = G.gPow(12345n); const es = Array.from({length: 21}, () => B.randomZq(G));
+           const t = es.map((e) => { const t0 = performance.now(); G.pow(y, e); return performance.now() - t0 }); t.sort((a, b) => a - b); return t[10] }"""
+    )
+    print(
+        f"\nJS ballot, 1 question (4 ciphertexts): median {statistics.median(one):.0f} ms "
+        f"(min {min(one):.0f}, max {max(one):.0f}); 4 questions (13 ciphertexts): median "
+        f"{statistics.median(four):.0f} ms; one modexp: median {pow_ms:.2f} ms"
+    )
