@@ -32,7 +32,8 @@ from ledger.records import format_time
 from ledger.state import State
 from rules import community_rules
 from tests.support.web import ROOT, SCREENSHOTS, WEB, browser
-from tests.test_secret_e2e import CHAIR, DANA, ELI, FAY, Nodes, _enrol, nodes
+from tests.test_network import CHAIR
+from tests.test_secret_e2e import DANA, ELI, FAY, Nodes, _enrol, nodes
 from voting import secret_steps as steps
 from voting.secret.ballot import ballot_tracker, check_ballot
 from voting.secret_rules import ballot_election
@@ -257,6 +258,24 @@ def test_a_secret_vote_cast_from_the_page_is_logged_counted_and_its_receipt_veri
     assert tally.returncode == 0, tally.stdout + tally.stderr
     t = json.loads(tally.stdout)
     assert t["matches"] and t["result"]["counts"] == result["counts"]
+
+    # The ballot's page, in both languages: the counts are the recorded result, the close
+    # record's encrypted tally is recomputed from the proven ballots, trackers listed.
+    for lang in ("en", "zh"):
+        ctx, page = _resident_page(chromium, _trust_url(seq, f"ballots/{bid}"), lang)
+        try:
+            counts = page.eval_on_selector_all(
+                "[data-count]",
+                "els => Object.fromEntries(els.map(e => [e.dataset.count, e.textContent]))",
+            )
+            assert {k: int(v) for k, v in counts.items()} == result["counts"]
+            shown = page.eval_on_selector_all(
+                "[data-tracker]", "els => els.map(e => e.dataset.tracker)"
+            )
+            assert sorted(shown) == sorted(v["tracker"] for v in cast.values())
+            page.screenshot(path=str(SCREENSHOTS / f"{lang}-ballot-secret.png"), full_page=True)
+        finally:
+            ctx.close()
 
     # 5. Fay's receipt, dropped on the page: every step passes, 9 on the encrypted tally.
     ctx, page = _resident_page(chromium, url, "en")
