@@ -37,6 +37,7 @@ PAGES = [
     "ballots",
     "ballots/{closed}",
     "ballots/{budget}",
+    "ballots/{secret}",
     "budget",
     "expenses",
     "accounts",
@@ -129,7 +130,11 @@ def test_every_page_verifies_and_shows_the_apis_figures(
             ]
         }
         for route in PAGES:
-            route = route.format(closed=ballots["cleaning_day"], budget=ballots["budget"])
+            route = route.format(
+                closed=ballots["cleaning_day"],
+                budget=ballots["budget"],
+                secret=demo.info["voting"]["secret"]["ballot"],
+            )
             goto_route(page, demo.seq, route)
             assert page.evaluate("document.body.dataset.verification") == "ok", (
                 route,
