@@ -173,6 +173,13 @@ def test_a_secret_vote_cast_from_the_page_is_logged_counted_and_its_receipt_veri
     url = _trust_url(seq, "residents")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 
+    # While open, the ballot's page verifies and says the result awaits the decryption.
+    ctx, page = _resident_page(chromium, _trust_url(seq, f"ballots/{bid}"), "en")
+    try:
+        assert page.locator("[data-figure=secret-pending]").count() == 1
+    finally:
+        ctx.close()
+
     # 1. A page whose Belenios code makes a wrong proof: refused, nothing written.
     ctx, page = _resident_page(chromium, url, "en", tampered=True)
     try:
@@ -197,8 +204,10 @@ def test_a_secret_vote_cast_from_the_page_is_logged_counted_and_its_receipt_veri
     ):
         ctx, page = _resident_page(chromium, url, lang)
         try:
+            loaded = page.evaluate("({...window.civicStats})")
             _open_key(page, _save_key(tmp_path, name, kp), bid)
             got = _cast(page, bid, option)
+            got["page_bytes"] = loaded["bytes"]
             assert got["recorded"] is not None, got["text"]
             cast[name] = {**got, "key": kp.key_id, "option": option}
             page.screenshot(
@@ -214,7 +223,8 @@ def test_a_secret_vote_cast_from_the_page_is_logged_counted_and_its_receipt_veri
     print(
         "secret vote from the page: "
         + "; ".join(
-            f"{n}: encryption {v['encrypt_ms']} ms, {v['bytes']} bytes in {v['requests']} requests"
+            f"{n}: encryption {v['encrypt_ms']} ms, {v['bytes']} bytes in {v['requests']} "
+            f"requests (the residents page before: {v['page_bytes']} bytes)"
             for n, v in cast.items()
         )
     )
