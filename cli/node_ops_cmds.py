@@ -11,8 +11,7 @@ from cli.output import EXIT_EVIDENCE, emit_json
 from ledger.errors import InputError
 
 if TYPE_CHECKING:
-    from audits.progress import Progress
-    from node.fsck import FsckReport
+    from node.fsck import FsckReport, Progress
 
 __all__ = ["fsck", "register", "restore"]
 
@@ -85,8 +84,8 @@ def fsck(
     """
     from rich.console import Console
 
-    from audits.progress import NullProgress
     from cli.audit_cmds import RichProgress
+    from node.fsck import NullProgress
 
     if (data is None) == (database is None):
         raise InputError("give either --data DIR or --database URL")

@@ -29,11 +29,10 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import and_, func, select, text
 
-from audits.progress import NullProgress, Progress
 from ledger import merkle
 from ledger.c2sp.checkpoint import open_checkpoint
 from ledger.c2sp.cosignature import CosignatureVerifier, parse_cosigner_vkey
@@ -56,7 +55,41 @@ from ledger.state import State, apply_record
 from node.config import CONFIG_FILE, configured_log_key, load_config, load_log_key
 from rules import community_rules
 
-__all__ = ["BATCH", "FsckReport", "Problem", "fsck_data_dir", "fsck_database", "fsck_store"]
+__all__ = [
+    "BATCH",
+    "FsckReport",
+    "NullProgress",
+    "Problem",
+    "Progress",
+    "fsck_data_dir",
+    "fsck_database",
+    "fsck_store",
+]
+
+
+class Progress(Protocol):
+    """Where fsck reports how far it got (a terminal bar, or nothing); the same shape as
+    the audit's, so the CLI's rich bar serves both (node/ does not import audits/)."""
+
+    def start(self, phase: str, total: int | None, unit: str) -> None: ...
+
+    def advance(self, phase: str, n: int = 1) -> None: ...
+
+    def finish(self, phase: str) -> None: ...
+
+
+class NullProgress:
+    """Progress that shows nothing."""
+
+    def start(self, phase: str, total: int | None, unit: str) -> None:
+        return None
+
+    def advance(self, phase: str, n: int = 1) -> None:
+        return None
+
+    def finish(self, phase: str) -> None:
+        return None
+
 
 BATCH = 4096
 # Problems of one kind listed in full; beyond that they are counted.
