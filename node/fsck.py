@@ -512,7 +512,6 @@ class _Fsck:
 
     def _state(self, replayed: State) -> None:
         rep = self.report
-        self.progress.start("state", None, "documents")
         try:
             stored = self.store.read_state(self.rules)
         except (StorageError, ValueError) as exc:
@@ -525,11 +524,15 @@ class _Fsck:
                 f"the replay at {replayed.size} (head {replayed.head[:16]}…)",
             )
         a, b = stored.snapshot(), replayed.snapshot()
+        names = sorted(set(a) | set(b))
+        total = sum(len(set(a.get(ns, {})) | set(b.get(ns, {}))) for ns in names)
+        self.progress.start("state", total, "documents")
         n = 0
-        for ns in sorted(set(a) | set(b)):
+        for ns in names:
             docs_a, docs_b = a.get(ns, {}), b.get(ns, {})
             for key in sorted(set(docs_a) | set(docs_b)):
                 n += 1
+                self.progress.advance("state")
                 if key not in docs_b:
                     rep.add("state", f"state view {ns}/{key} is not in the replay of the records")
                 elif key not in docs_a:
