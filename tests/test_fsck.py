@@ -256,3 +256,22 @@ def test_bad_usage_is_one_line(tmp_path: Path) -> None:
     assert r.returncode == 2 and r.stderr.startswith("error: ") and "Traceback" not in r.stderr
     r = cli()
     assert r.returncode == 2 and "give either --data DIR or --database URL" in r.stderr
+
+
+def test_a_district_folder_is_checked_community_by_community(tmp_path: Path) -> None:
+    district = tmp_path / "district"
+    (district / "communities").mkdir(parents=True)
+    (district / "district.json").write_text('{"role": "sequencer"}')
+    build(district / "communities" / "a")
+    build(district / "communities" / "b")
+    attacker_sql(
+        district / "communities" / "b" / "ledger.sqlite",
+        ("UPDATE log_nodes SET hash = ? WHERE nid = ?", (b"\x05" * 32, node_key(1, 0))),
+    )
+    a, b = fsck_data_dir(district)
+    assert a.clean and a.target.endswith("communities/a")
+    assert not b.clean and "tree node (level 1, index 0)" in messages(b)
+    r = cli("--data", str(district))
+    assert r.returncode == 3
+    verdicts = [line for line in r.stdout.splitlines() if line.startswith("fsck ")]
+    assert len(verdicts) == 2 and "clean" in verdicts[0] and "problem(s)" in verdicts[1]
