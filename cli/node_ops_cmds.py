@@ -29,6 +29,9 @@ def restore(
         "--allow-unreachable-witnesses",
         help="Restore even if witnesses that could hold a newer checkpoint do not answer.",
     ),
+    database: str | None = typer.Option(
+        None, "--database", help="An empty PostgreSQL database (or schema) URL instead of SQLite."
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print the outcome as JSON."),
 ) -> None:
     """Rebuild a lost sequencer from a mirror, verified against the witnessed checkpoint.
@@ -47,7 +50,7 @@ def restore(
         signer = parse_private_key(log_key.read_text("utf-8").strip())
     except InputError as exc:
         raise InputError(f"{log_key} does not hold a log key: {exc.message}") from exc
-    done = do_restore(data, source, signer, allow_unreachable_witnesses)
+    done = do_restore(data, source, signer, allow_unreachable_witnesses, database=database)
     if json_out:
         emit_json(done.to_json())
         return

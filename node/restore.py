@@ -40,7 +40,13 @@ from typing import Any
 import httpx
 
 from ledger.c2sp.checkpoint import log_signed_only, open_checkpoint
-from ledger.c2sp.note import NoteSigner, add_signatures, parse_note, parse_signature_lines
+from ledger.c2sp.note import (
+    NoteSigner,
+    NoteVerifier,
+    add_signatures,
+    parse_note,
+    parse_signature_lines,
+)
 from ledger.c2sp.policy import Policy, PolicyWitness, policy_satisfied
 from ledger.c2sp.trust import check_trust
 from ledger.c2sp.witness import SIZE_MEDIA_TYPE, format_add_checkpoint
@@ -55,8 +61,9 @@ from ledger.errors import (
 )
 from ledger.files import write_atomic
 from ledger.sql import SqlStore, sqlite_url
+from ledger.tiles import decode_bundle
 from ledger.witness_policy import WITNESS_PATH, policy_from_genesis
-from node.config import CONFIG_FILE, LOG_KEY_FILE, NodeConfig, save_config
+from node.config import CONFIG_FILE, LOG_KEY_FILE, NodeConfig, load_config, save_config
 from node.cosigning import CosignatureBook
 from node.evidence import EvidenceStore
 from node.freshness import WATERMARK_FILE
@@ -358,6 +365,63 @@ def _build(
         store.close()
 
 
+class _VerifiedCopy:
+    """A :class:`~node.replica.Source` over the restore's own verified SQLite copy."""
+
+    url = "the verified copy"
+
+    def __init__(self, log_: ReplicaLog) -> None:
+        self.log = log_
+
+    def get(self, path: str) -> bytes:
+        raise NotFoundError(f"{self.url} serves only entries ({path})")
+
+    def checkpoint(self) -> bytes:
+        return self.log.signed_checkpoint()
+
+    def bundle(self, index: int, width: int) -> list[bytes]:
+        return decode_bundle(self.log.entry_bundle(index, width))
+
+    def close(self) -> None:
+        return None
+
+
+def _copy_into(work: Path, database: str, verifier: NoteVerifier) -> None:
+    """Move the verified copy into ``database`` (e.g. a PostgreSQL schema), then point the
+    folder's config at it. The entries, tree, checkpoint and state go in one transaction,
+    through the same replica checks again; the cosignatures follow."""
+    sqlite_file = work / "ledger.sqlite"
+    local = SqlStore(sqlite_url(sqlite_file.resolve()))
+    target = SqlStore(database)
+    try:
+        if target.size() or target.latest_checkpoint() is not None:
+            raise InputError(
+                "the --database already holds a log: restore into an empty database or "
+                "schema (nothing was changed)"
+            )
+        copy = ReplicaLog(local, verifier)
+        rlog = ReplicaLog(target, verifier)
+        replica = Replica(
+            rlog, target, EvidenceStore(target), _VerifiedCopy(copy), "restore", community_rules()
+        )
+        replica.sync_to(copy.signed_checkpoint())
+        for size, line in local.cosignatures_above(-1):
+            note = local.checkpoint_at(size)
+            if note is None:
+                continue
+            rlog.remember_checkpoint(size, note)
+            (sig,) = parse_signature_lines(line.encode("utf-8"))
+            target.add_cosignature(size, f"{sig.name}+{sig.key_hash.hex()}", line)
+    finally:
+        local.close()
+        target.close()
+    cfg = load_config(work)
+    cfg.database = database
+    save_config(work, cfg)
+    for f in work.glob("ledger.sqlite*"):
+        f.unlink()
+
+
 def restore(
     data_dir: Path,
     source_url: str,
@@ -365,6 +429,7 @@ def restore(
     allow_unreachable_witnesses: bool = False,
     source: Callable[[str], Source] = HttpSource,
     timeout: float = 30.0,
+    database: str | None = None,
 ) -> Restored:
     """Rebuild a sequencer's data folder in ``data_dir`` from the log at ``source_url``.
 
@@ -372,7 +437,9 @@ def restore(
     VerificationError when the restore would fork the log or the mirror's data does not
     verify, NetworkError when the mirror (or too many witnesses) cannot be reached,
     InputError for a non-empty folder or a wrong key. On any error nothing is left behind.
-    ``civic node start --data DIR`` then resumes the same log.
+    With ``database`` (PostgreSQL) the verified log goes there, which must hold none yet,
+    and the folder's config points at it. ``civic node start --data DIR`` then resumes
+    the same log.
     """
     _refuse_non_empty(data_dir)
     source_url = source_url.rstrip("/")
@@ -383,6 +450,8 @@ def restore(
     work.mkdir()
     try:
         done = _build(work, source_url, signer, source, allow_unreachable_witnesses, timeout)
+        if database is not None:
+            _copy_into(work, database, signer.verifier())
         _refuse_non_empty(data_dir)  # nobody filled it meanwhile
         if data_dir.exists():
             data_dir.rmdir()

@@ -21,6 +21,7 @@ from ledger.c2sp.note import generate_signer
 from node.config import load_config, load_log_key, save_config
 from node.fsck import fsck_data_dir
 from node.launcher import NodeProcess, start_node
+from tests.pg import PgServer
 from tests.support.tamper import attacker_sql
 from tests.test_network import GOSSIP, Net, network, wait_for
 
@@ -65,7 +66,7 @@ def audit(net: Net, *nodes: NodeProcess, genesis: str) -> tuple[int, dict[str, o
     return r.returncode, report
 
 
-def test_restore_from_a_mirror_resumes_the_same_log(tmp_path: Path) -> None:
+def test_restore_from_a_mirror_resumes_the_same_log(tmp_path: Path, pg_server: PgServer) -> None:
     with network(tmp_path) as net:
         assert net.mirror is not None
         mirror = net.mirror
@@ -104,6 +105,18 @@ def test_restore_from_a_mirror_resumes_the_same_log(tmp_path: Path) -> None:
         (report,) = fsck_data_dir(tmp_path / "seq")
         assert report.clean, [p.message for p in report.problems]
         assert load_config(tmp_path / "seq").role == "sequencer"
+        # The same into PostgreSQL (a district's database): verified again, then moved there.
+        url = pg_server.create_database("restored")
+        r = restore(net, mirror.url, tmp_path / "seq-pg", "--database", url)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert load_config(tmp_path / "seq-pg").database == url
+        assert not list((tmp_path / "seq-pg").glob("ledger.sqlite*"))
+        (report,) = fsck_data_dir(tmp_path / "seq-pg")
+        assert report.clean and report.size == size, [p.message for p in report.problems]
+        assert report.checked["cosignatures"] >= 2
+        r = restore(net, mirror.url, tmp_path / "seq-pg2", "--database", url)
+        assert r.returncode == 2 and "already holds a log" in r.stderr
+        assert not (tmp_path / "seq-pg2").exists()
 
         # Start it where the old one listened: witnesses and the mirror follow that URL.
         port = net.seq.port
