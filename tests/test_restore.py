@@ -180,6 +180,16 @@ def test_a_restore_that_would_fork_the_log_is_refused(tmp_path: Path) -> None:
         assert f"size:      {late} records" in r.stdout
         assert f"witnessed: checkpoint of size {late}" in r.stdout
 
+        # The other two witnesses gone: together they could have cosigned something newer.
+        for w in net.witnesses:
+            if w is not ahead:
+                w.kill()
+        r = restore(net, ahead.url, tmp_path / "seq-2")
+        assert r.returncode == 4, r.stdout + r.stderr
+        assert "could together have cosigned a newer checkpoint" in r.stderr
+        assert "--allow-unreachable-witnesses" in r.stderr
+        assert not (tmp_path / "seq-2").exists()
+
 
 def test_a_mirror_serving_a_tampered_tile_is_refused(tmp_path: Path) -> None:
     with network(tmp_path) as net:
