@@ -11,6 +11,7 @@ answered with 503 while the others serve.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -34,6 +35,14 @@ __all__ = ["COMMUNITY_PREFIX", "District", "create_district_app"]
 log = logging.getLogger("civic.district")
 
 COMMUNITY_PREFIX = "/c/"
+# Requests one community may have in flight at once (beyond its submissions, whose wait
+# for the commit holds no thread): a community whose database hangs then ties up at most
+# this many threads of the pool the sync routes run in, and the others keep answering.
+PER_COMMUNITY_INFLIGHT = 8
+# The pool grows with the district so that every community can use its share and the
+# district's own routes still have threads: idle threads are not created.
+SHARED_THREADS = 32
+MAX_THREADS = 2048
 
 
 @dataclass
@@ -90,6 +99,7 @@ class CommunityMount:
         self.app = app
         self.district = district
         self.by_length = sorted(district.origins, key=len, reverse=True)
+        self.inflight: dict[str, asyncio.Semaphore] = {}
 
     def match(self, path: str) -> tuple[str, str] | None:
         """(origin, the path inside the community) of a request path, or None."""
@@ -132,7 +142,13 @@ class CommunityMount:
         # (which match on scope["path"]) work unchanged.
         child["civic.origin"] = origin
         try:
-            await self.district.apps[origin](child, receive, send)
+            if (scope.get("method"), inner) == ("POST", "/v1/statements"):
+                # Waits for the writer without a thread: never held back behind reads.
+                await self.district.apps[origin](child, receive, send)
+            else:
+                gate = self.inflight.setdefault(origin, asyncio.Semaphore(PER_COMMUNITY_INFLIGHT))
+                async with gate:
+                    await self.district.apps[origin](child, receive, send)
         finally:
             # The matched route, for the access log outside (node/access_log.py).
             if "route" in child:
@@ -192,6 +208,11 @@ def create_district_app(data_dir: Path, json_logs: bool = False) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        import anyio.to_thread
+
+        limiter = anyio.to_thread.current_default_thread_limiter()
+        wanted = SHARED_THREADS + PER_COMMUNITY_INFLIGHT * len(district.origins)
+        limiter.total_tokens = max(limiter.total_tokens, min(MAX_THREADS, wanted))
         for origin in district.origins:
             open_community(district, origin)
         try:

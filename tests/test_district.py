@@ -394,3 +394,44 @@ def test_witness_and_mirror_districts_follow_each_community(
         assert one(seq_m, "civic_cosignature_lag_seconds", origin=origin) == 0
         assert one(mir_m, "civic_tree_size", origin=origin) == size
         assert one(mir_m, "civic_replica_lag_entries", origin=origin) == 0
+
+
+def test_a_hung_database_ties_up_no_other_community(
+    tmp_path: Path, pg_server: PgServer, procs: list[NodeProcess]
+) -> None:
+    """Reads to a community whose tables are locked even for reading hang; more of them
+    than the server has threads must still leave the other community answering."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    database = pg_server.create_database("d_" + uuid.uuid4().hex[:12])
+    data = make_district(tmp_path, database, [ELM, OAK])
+    node = start_node(data)
+    procs.append(node)
+    assert submit(node.url, ELM, enrol(ELM, "elm-0")).status_code == 201
+    assert submit(node.url, OAK, enrol(OAK, "oak-0")).status_code == 201
+    engine = create_engine(database)
+    schema = "civic_" + slug(ELM).replace("-", "_")
+    hung = 60  # more than the 40 threads of the default pool
+    try:
+        with engine.connect() as conn, ThreadPoolExecutor(hung) as pool:
+            tx = conn.begin()
+            conn.execute(text(f'LOCK TABLE "{schema}".log_entries IN ACCESS EXCLUSIVE MODE'))
+            stuck = [
+                pool.submit(httpx.get, f"{node.url}/c/{ELM}/v1/records/1", timeout=120)
+                for _ in range(hung)
+            ]
+            with engine.connect() as watch:
+                for _ in range(600):  # until the node's reads queue behind the lock
+                    q = "SELECT count(*) FROM pg_locks WHERE NOT granted"
+                    if watch.execute(text(q)).scalar():
+                        break
+                    time.sleep(0.1)
+            other = httpx.get(f"{node.url}/c/{OAK}/v1/records/1", timeout=30)
+            assert other.status_code == 200, other.text
+            assert submit(node.url, OAK, enrol(OAK, "oak-1"), timeout=30).status_code == 201
+            assert httpx.get(f"{node.url}/healthz", timeout=30).status_code == 200
+            assert not any(f.done() for f in stuck), "elm's reads went through its lock"
+            tx.rollback()
+            assert all(f.result().status_code == 200 for f in stuck)
+    finally:
+        engine.dispose()
