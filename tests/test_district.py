@@ -435,3 +435,35 @@ def test_a_hung_database_ties_up_no_other_community(
             assert all(f.result().status_code == 200 for f in stuck)
     finally:
         engine.dispose()
+
+
+def test_a_running_district_opens_added_communities_and_retries_failed_ones(
+    tmp_path: Path, procs: list[NodeProcess]
+) -> None:
+    from tests.test_network import wait_for
+
+    data = make_district(tmp_path, None, [ELM, OAK])
+    cfg = json.loads((data / "district.json").read_text())
+    cfg.update(watch_interval=0.2, retry_interval=0.5)
+    (data / "district.json").write_text(json.dumps(cfg))
+    db = community_dir(data, OAK) / "ledger.sqlite"
+    kept = tmp_path / "oak.sqlite"
+    db.rename(kept)
+    db.write_bytes(b"not a database" * 100)
+    node = start_node(data)
+    procs.append(node)
+    assert httpx.get(f"{node.url}/healthz").json()["failed"] == [OAK]
+    # The operator puts the database back: the node opens the community by itself.
+    kept.replace(db)
+    wait_for("oak opened", lambda: httpx.get(f"{node.url}/healthz").json()["serving"] == 2)
+    assert submit(node.url, OAK, enrol(OAK, "oak-0")).status_code == 201
+    # A community added while the node runs is served without a restart.
+    birch = "civic.example/birch-street"
+    civic(
+        "node", "add-community", "--data", str(data), "--origin", birch,
+        "--committee", str(tmp_path / "chair.key"),
+    )  # fmt: skip
+    wait_for("birch served", lambda: httpx.get(f"{node.url}/c/{birch}/healthz").status_code == 200)
+    assert submit(node.url, birch, enrol(birch, "birch-0")).status_code == 201
+    listed = [c["origin"] for c in httpx.get(f"{node.url}/c/").json()["communities"]]
+    assert listed == [ELM, OAK, birch]
