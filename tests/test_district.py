@@ -120,6 +120,16 @@ def test_cli_lists_and_refuses_twice(tmp_path: Path) -> None:
     assert again.returncode != 0 and "already serves" in again.stderr + again.stdout
     assert "Traceback" not in again.stderr
     assert load_district(data).communities == [ELM, OAK]  # nothing half-written
+    for bad, says in (
+        (["--follow", "http://127.0.0.1:9"], "set per community"),
+        (["--role", "mirror"], "not a mirror"),
+    ):
+        refused = subprocess.run(
+            [sys.executable, "-m", "cli.main", "node", "start", "--data", str(data), *bad],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert refused.returncode != 0 and says in refused.stderr + refused.stdout
+        assert "Traceback" not in refused.stderr
 
 
 def test_district_serves_each_community_under_its_prefix(
