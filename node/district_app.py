@@ -170,7 +170,8 @@ class CommunityMount:
             return
         origin, inner = found
         scope["civic.origin"] = origin
-        if origin in self.district.failed or origin not in self.district.contexts():
+        sub = self.district.apps[origin]
+        if origin in self.district.failed or getattr(sub.state, "ctx", None) is None:
             why = self.district.failed.get(origin, "the community is still starting")
             body = {
                 "type": problem_type(503),
@@ -196,11 +197,11 @@ class CommunityMount:
         try:
             if (scope.get("method"), inner) == ("POST", "/v1/statements"):
                 # Waits for the writer without a thread: never held back behind reads.
-                await self.district.apps[origin](child, receive, send)
+                await sub(child, receive, send)
             else:
                 gate = self.inflight.setdefault(origin, asyncio.Semaphore(PER_COMMUNITY_INFLIGHT))
                 async with gate:
-                    await self.district.apps[origin](child, receive, send)
+                    await sub(child, receive, send)
         finally:
             # The matched route, for the access log outside (node/access_log.py).
             if "route" in child:
