@@ -20,13 +20,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ledger import merkle
-from ledger.errors import CivicError, InputError, IntegrityError, StorageError
+from ledger.errors import CivicError, IntegrityError, StorageError
 from ledger.log import Log
 from ledger.records import build_record, format_time, parse_record, parse_time
 from ledger.ruleset import RuleSet
 from ledger.state import Context, State, apply_envelope, replay
-from ledger.statements import Envelope, parse_envelope
+from ledger.statements import Envelope
 from ledger.storage import LogStorage, Opening, StateChange
+from node.ingest import Checked, FrontEnd, check_item
 from node.private import PrivateStore
 
 __all__ = ["Accepted", "Sequencer", "Submission"]
@@ -74,6 +75,8 @@ class Sequencer:
         self.rules = rules
         self.clock = clock
         self.on_batch = on_batch
+        # Parses and verifies request bodies in worker processes (node/ingest.py).
+        self.front = FrontEnd()
         self.state = self._load_state()
         self._queue: queue.Queue[Submission | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="sequencer", daemon=True)
@@ -104,16 +107,8 @@ class Sequencer:
 
     def prepare(self, raw: Any) -> Submission:
         """Parse and verify one submitted envelope (runs in the caller's thread)."""
-        try:
-            private = None
-            if isinstance(raw, dict) and "private" in raw:
-                raw = dict(raw)
-                private = raw.pop("private")
-                if not isinstance(private, dict):
-                    raise InputError("'private' must be a JSON object")
-            return Submission(parse_envelope(raw), private=private)
-        except CivicError as exc:
-            return Submission(None, exc)
+        c = check_item(raw)
+        return Submission(c.envelope, c.error, c.private)
 
     def enqueue(self, raws: Sequence[Any]) -> list[Submission]:
         """Parse and verify ``raws``, and queue the well-formed ones for the writer."""
@@ -132,6 +127,22 @@ class Sequencer:
         import anyio
 
         subs = await anyio.to_thread.run_sync(self.enqueue, raws)
+        return await self._answers(subs, timeout)
+
+    async def submit_checked_async(
+        self, items: Sequence[Checked], timeout: float = 60.0
+    ) -> list[Accepted | CivicError]:
+        """Queue envelopes the front end (node/ingest.py) already verified; wait as
+        :meth:`submit_async` does. The writer still applies every rule to each."""
+        subs = [Submission(c.envelope, c.error, c.private) for c in items]
+        for s in subs:
+            if s.error is None:
+                self._queue.put(s)
+        return await self._answers(subs, timeout)
+
+    async def _answers(
+        self, subs: list[Submission], timeout: float
+    ) -> list[Accepted | CivicError]:
         out: list[Accepted | CivicError] = []
         for s in subs:
             if s.error is not None:
@@ -161,6 +172,7 @@ class Sequencer:
         return out
 
     def close(self) -> None:
+        self.front.close()
         self._queue.put(None)
         self._thread.join(timeout=30)
 
