@@ -18,11 +18,13 @@ figures less disturbed by other work on a shared machine.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,37 +33,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import httpx
 
 from bench.ed25519_bound import ed25519_bound
-
-try:
-    from bench.common import Figure, write_results
-except ImportError:  # bench/common.py's contract helpers not merged yet: the same 20 lines
-    import json
-    from dataclasses import asdict, dataclass
-
-    @dataclass(frozen=True)
-    class Figure:  # type: ignore[no-redef]
-        """One figure of a benchmark, as bench/results.json holds it."""
-
-        bench: str
-        figure: str
-        value: float
-        unit: str
-        peer: str | None = None
-        peer_value: float | None = None
-        ratio: float | None = None
-        higher_is_better: bool = True
-        notes: str = ""
-
-    def write_results(path: Path | str | None, figures: list[Figure]) -> None:  # type: ignore[misc]
-        """Write ``figures`` to ``path`` as a JSON list of objects."""
-        if path is None:
-            return
-        target = Path(path)
-        tmp = target.with_name(target.name + ".part")
-        tmp.write_text(json.dumps([asdict(f) for f in figures], indent=2) + "\n")
-        os.replace(tmp, target)
-
-
 from ledger.keys import key_id
 from ledger.statements import make_statement, sign_envelope
 from node.bootstrap import init_community
@@ -70,6 +41,32 @@ from tests.factory import key
 
 ORIGIN = "bench.example/statements"
 CHAIR = key("bench-chair")
+
+
+# bench/common.py's Figure and write_results (bench_contract.md), copied until the
+# perf-audit branch that adds them is merged; then import them from there.
+@dataclass(frozen=True)
+class Figure:
+    """One figure of a benchmark, as bench/results.json holds it."""
+
+    bench: str
+    figure: str
+    value: float
+    unit: str
+    peer: str | None = None
+    peer_value: float | None = None
+    ratio: float | None = None
+    higher_is_better: bool = True
+    notes: str = ""
+
+
+def write_results(path: Path | None, figures: list[Figure]) -> None:
+    """Write ``figures`` to ``path`` as a JSON list of objects (nothing if None)."""
+    if path is None:
+        return
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_text(json.dumps([asdict(f) for f in figures], indent=2) + "\n")
+    os.replace(tmp, path)
 
 
 def envelopes(n: int) -> list[dict[str, Any]]:

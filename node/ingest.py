@@ -19,6 +19,7 @@ import asyncio
 import multiprocessing
 import os
 import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -106,13 +107,24 @@ def workers_from_env() -> int:
     try:
         n = int(text)
     except ValueError:
-        raise InputError(f"{WORKERS_ENV} must be a whole number of processes, got {text!r}")
+        raise InputError(
+            f"{WORKERS_ENV} must be a whole number of processes, got {text!r}"
+        ) from None
     if not 0 <= n <= 256:
         raise InputError(f"{WORKERS_ENV} must be between 0 and 256, got {n}")
     return n
 
 
-def _warm() -> None:
+def _orphaned(parent: int) -> None:
+    # A worker must not outlive its node (kill -9 gives the node no chance to stop it).
+    # It could acknowledge nothing, but it would hold a core and memory for nobody.
+    while os.getppid() == parent:
+        time.sleep(0.2)
+    os._exit(0)
+
+
+def _start_worker(parent: int) -> None:
+    threading.Thread(target=_orphaned, args=(parent,), name="orphan-watch", daemon=True).start()
     # Import the verification path once per worker, not on its first request.
     import ledger.statements  # noqa: F401
 
@@ -136,7 +148,8 @@ class FrontEnd:
                 self._pool = ProcessPoolExecutor(
                     self.workers,
                     mp_context=multiprocessing.get_context("spawn"),
-                    initializer=_warm,
+                    initializer=_start_worker,
+                    initargs=(os.getpid(),),
                 )
             return self._pool
 

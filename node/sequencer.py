@@ -140,9 +140,7 @@ class Sequencer:
                 self._queue.put(s)
         return await self._answers(subs, timeout)
 
-    async def _answers(
-        self, subs: list[Submission], timeout: float
-    ) -> list[Accepted | CivicError]:
+    async def _answers(self, subs: list[Submission], timeout: float) -> list[Accepted | CivicError]:
         out: list[Accepted | CivicError] = []
         for s in subs:
             if s.error is not None:
