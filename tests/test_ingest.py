@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import json
 import os
 import signal
@@ -15,10 +16,13 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from ledger.errors import InputError, SignatureError
+from ledger.canonical import canonical_json
+from ledger.errors import InputError, SignatureError, TooLargeError
 from ledger.keys import key_id
-from ledger.records import parse_record
+from ledger.records import build_record, parse_record
 from ledger.statements import make_statement, parse_envelope, sign_envelope
 from node.bootstrap import init_community
 from node.context import open_context
@@ -31,6 +35,7 @@ from node.ingest import (
     workers_from_env,
 )
 from node.launcher import start_node
+from node.sequencer import record_bytes
 from tests.factory import key
 
 ORIGIN = "civic.example/ingest"
@@ -235,3 +240,62 @@ def test_killing_a_worker_of_a_real_node_acknowledges_nothing_lost(
         ctx.store.close()
     assert acked <= logged, "an acknowledged statement is missing"
     assert not failed & logged, "a statement answered 503 was appended"
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**53) + 1, 2**53 - 1)
+    | st.text()
+    | st.floats(allow_nan=False, allow_infinity=False),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    body=st.dictionaries(st.text(), json_values, max_size=5),
+    index=st.integers(0, 2**48),  # a log never nears the I-JSON limit, 2**53
+    prev=st.binary(min_size=32, max_size=32),
+    signers=st.integers(1, 3),
+)
+def test_writer_record_bytes_equal_build_record(
+    body: dict[str, Any], index: int, prev: bytes, signers: int
+) -> None:
+    keys = [CHAIR, key("ingest-second"), key("ingest-third")][:signers]
+    try:
+        env = sign_envelope(make_statement(ORIGIN, "t.any", body, CHAIR.key_id), keys)
+        parsed = parse_envelope(env)
+    except InputError:
+        return  # not canonicalisable (rfc8785 refuses it): nothing reaches the writer
+    assert parsed.jcs == canonical_json(parsed.to_json())
+    when = "2026-12-02T06:00:00Z"
+    assert record_bytes(index, prev.hex(), when, parsed) == build_record(
+        index, prev.hex(), when, parsed.to_json()
+    )
+
+
+def test_writer_record_bytes_keep_the_size_limit_and_work_without_jcs() -> None:
+    big = sign_envelope(
+        make_statement(ORIGIN, "t.any", {"text": "x" * 70_000}, CHAIR.key_id), [CHAIR]
+    )
+    parsed = parse_envelope(big)
+    with pytest.raises(TooLargeError):
+        record_bytes(0, "00" * 32, "2026-12-02T06:00:00Z", parsed)
+    small = parse_envelope(enrol(1)[0])
+    bare = dataclasses.replace(small, jcs=b"")
+    assert record_bytes(3, "11" * 32, "2026-12-02T06:00:00Z", bare) == record_bytes(
+        3, "11" * 32, "2026-12-02T06:00:00Z", small
+    )
+
+
+@pytest.mark.parametrize("number", [2.0**53, 1e20])
+def test_a_statement_whose_record_would_not_read_back_is_refused(number: float) -> None:
+    env = sign_envelope(make_statement(ORIGIN, "t.any", {"n": number}, CHAIR.key_id), [CHAIR])
+    (checked,) = check_body(json.dumps([env]).encode(), 10).items
+    assert isinstance(checked.error, InputError) and "as a string" in checked.error.message
+    fine = sign_envelope(make_statement(ORIGIN, "t.any", {"n": 1e21}, CHAIR.key_id), [CHAIR])
+    assert check_body(json.dumps(fine).encode(), 10).items[0].error is None
