@@ -9,8 +9,9 @@ well-formed, correctly signed envelope" (or why not), so the death of a worker l
 nothing acknowledged. Its in-flight requests fail with :class:`FrontEndUnavailable` (the
 route answers 503) and the next request gets a fresh pool.
 
-``CIVIC_INGEST_WORKERS`` sets the number of worker processes (default: the machine's
-cores); 0 checks in a thread of the node process, as before issue 13.
+``CIVIC_INGEST_WORKERS`` sets the number of worker processes (default: one per core but
+the one the node process needs for HTTP and the writer, at least 1); 0 checks in a
+thread of the node process, as before issue 13.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ __all__ = [
     "FrontEndUnavailable",
     "check_body",
     "check_item",
+    "default_workers",
     "workers_from_env",
 ]
 
@@ -99,11 +101,16 @@ def check_body(data: bytes, max_batch: int) -> Body:
     return Body(False, len(value), tuple(check_item(v) for v in value))
 
 
+def default_workers() -> int:
+    """One worker per core but one: the node process (HTTP and the writer) keeps a core."""
+    return max(1, (os.cpu_count() or 1) - 1)
+
+
 def workers_from_env() -> int:
-    """The worker count ``CIVIC_INGEST_WORKERS`` asks for; the core count if unset."""
+    """The worker count ``CIVIC_INGEST_WORKERS`` asks for; :func:`default_workers` if unset."""
     text = os.environ.get(WORKERS_ENV, "").strip()
     if not text:
-        return os.cpu_count() or 1
+        return default_workers()
     try:
         n = int(text)
     except ValueError:

@@ -144,7 +144,7 @@ def test_worker_count_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv(WORKERS_ENV, "0")
     assert FrontEnd().workers == 0
     monkeypatch.delenv(WORKERS_ENV)
-    assert workers_from_env() == (os.cpu_count() or 1)
+    assert workers_from_env() == max(1, (os.cpu_count() or 1) - 1)
     for bad in ("many", "-1"):
         monkeypatch.setenv(WORKERS_ENV, bad)
         with pytest.raises(InputError, match=WORKERS_ENV):
