@@ -12,6 +12,7 @@ import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import repeat
 from typing import Any
 
 from ledger import merkle
@@ -25,6 +26,11 @@ from ledger.tiles import MAX_ENTRY_SIZE, TILE_HEIGHT, TILE_WIDTH, encode_bundle,
 __all__ = ["AppendResult", "Log"]
 
 NODE_CACHE_MAX = 1 << 17
+# How far the leaf-hash index may fall behind the log before an append brings it up to
+# date: the bound on the entries a lookup by leaf hash scans (ledger.sql.index_of_leaf).
+# Indexing this many at once touches each index page about once, where indexing every
+# batch as it commits rewrote most of them per batch.
+INDEX_LAG = 8192
 
 
 @dataclass(frozen=True)
@@ -79,6 +85,7 @@ class Log:
             raise IntegrityError(f"log of size {size} is missing tree nodes {missing[:3]}")
         self._frontier = merkle.CompactRange(size, [found[i] for i in ids])
         self._last_leaf = last[0] if last else None
+        self._indexed = self.store.indexed_size()
         if latest is None:
             if size:
                 raise IntegrityError(f"log has {size} entries but no checkpoint")
@@ -90,6 +97,8 @@ class Log:
                 f"newest checkpoint (size {cp.size}) does not match the stored tree "
                 f"(size {size}): the database was altered outside the log"
             )
+        # A crash (or an older version's database) may have left the index far behind.
+        self._after_append(size)
 
     # --- state -------------------------------------------------------------------------
 
@@ -112,14 +121,18 @@ class Log:
         new: Sequence[bytes],
         state: StateChange | None = None,
         openings: Sequence[Opening] = (),
+        leaf_hashes: Sequence[bytes] | None = None,
     ) -> AppendResult:
         """Append entries as one batch: one transaction, one new signed checkpoint.
 
         ``state`` (the state views) and ``openings`` (the private store) commit in the
-        same transaction.
+        same transaction. ``leaf_hashes``, if given, are the callers' own
+        ``merkle.leaf_hash(entry)`` of each entry (the sequencer has them already); they
+        are not recomputed, so a wrong one is stored as given and found by the integrity
+        checks as a mismatch.
         """
         with self.lock:
-            return self._append(new, state, openings)
+            return self._append(new, state, openings, leaf_hashes)
 
     def append_records(
         self, envelopes: Sequence[dict[str, Any]], now: datetime | None = None
@@ -145,32 +158,50 @@ class Log:
         new: Sequence[bytes],
         state: StateChange | None = None,
         openings: Sequence[Opening] = (),
+        leaf_hashes: Sequence[bytes] | None = None,
     ) -> AppendResult:
         if not new:
             raise InputError("an append needs at least one entry")
-        for e in new:
-            if len(e) > MAX_ENTRY_SIZE:
-                raise InputError(f"entry of {len(e)} bytes exceeds {MAX_ENTRY_SIZE} bytes")
-        frontier = merkle.CompactRange(self._frontier.size, list(self._frontier.hashes))
-        first = frontier.size
-        known = dict(zip(merkle.root_ranges(first), frontier.hashes, strict=True))
-        rows_e: list[tuple[int, bytes, bytes]] = []
-        rows_n: list[tuple[int, int, bytes]] = []
-        leaves = []
-        for offset, data in enumerate(new):
-            lh = merkle.leaf_hash(data)
-            leaves.append(lh)
-            rows_e.append((first + offset, data, lh))
-            for (level, idx), h in frontier.append(lh):
-                known[level, idx] = h
-                if level:
-                    rows_n.append((level, idx, h))
-        cp = Checkpoint(self.origin, frontier.size, frontier.root())
-        note = sign_checkpoint(cp, self.signer)
-        self.store.append_batch(Batch(rows_e, rows_n, (frontier.size, note), state, openings))
+        longest = max(map(len, new))
+        if longest > MAX_ENTRY_SIZE:
+            raise InputError(f"entry of {longest} bytes exceeds {MAX_ENTRY_SIZE} bytes")
+        if leaf_hashes is None:
+            leaves = merkle.leaf_hashes(new)
+        elif len(leaf_hashes) != len(new):
+            raise InputError(f"{len(leaf_hashes)} leaf hashes given for {len(new)} entries")
+        else:
+            leaves = list(leaf_hashes)
+        old = self._frontier
+        first = old.size
+        frontier = merkle.CompactRange(first, old.hashes)
+        # The whole batch is hashed level by level (CompactRange.extend): the append's
+        # CPU cost is then mostly SHA-256 and the driver, not per-node Python.
+        runs = frontier.extend(leaves)
+        end = frontier.size
+        rows_e = list(zip(range(first, end), new, leaves, strict=True))
+        rows_n = [(lvl, lo + k, h) for lvl, lo, hashes in runs for k, h in enumerate(hashes)]
+        note = sign_checkpoint(Checkpoint(self.origin, end, frontier.root()), self.signer)
+        self.store.append_batch(Batch(rows_e, rows_n, (end, note), state, openings))
         self._frontier = frontier
         self._last_leaf = leaves[-1]
-        return AppendResult(first, frontier.size, tuple(leaves), note, known)
+        known = dict(zip(merkle.root_ranges(first), old.hashes, strict=True))
+        known.update(zip(zip(repeat(0), range(first, end)), leaves, strict=False))
+        for lvl, lo, hashes in runs:
+            known.update(zip(zip(repeat(lvl), range(lo, lo + len(hashes))), hashes, strict=False))
+        self._after_append(end)
+        return AppendResult(first, end, tuple(leaves), note, known)
+
+    def _after_append(self, size: int) -> None:
+        if size - self._indexed >= INDEX_LAG:
+            self.index_leaves()
+
+    def index_leaves(self) -> int:
+        """Bring the leaf-hash index up to the current size, in its own transactions; return
+        how many entries it covers. Appends call it once the index is ``INDEX_LAG`` behind;
+        lookups by leaf hash are correct either way."""
+        with self.lock:
+            self._indexed = self.store.index_leaves(self.size)
+            return self._indexed
 
     # --- reads -------------------------------------------------------------------------
 

@@ -705,6 +705,7 @@ def test_public_api() -> None:
         "inclusion_proof_from_leaves",
         "inclusion_proof_ranges",
         "leaf_hash",
+        "leaf_hashes",
         "node_hash",
         "nodes_needed",
         "perfect_subtrees",
