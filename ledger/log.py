@@ -8,6 +8,7 @@ log reopens at the last committed batch with its tree and checkpoint in agreemen
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from typing import Any
 from ledger import merkle
 from ledger.c2sp.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
 from ledger.c2sp.note import NoteSigner
-from ledger.errors import InputError, IntegrityError, NotFoundError
+from ledger.errors import CivicError, InputError, IntegrityError, NotFoundError
 from ledger.records import GENESIS_PREV, build_record, format_time, parse_record
 from ledger.storage import Batch, LogStorage, Opening, StateChange
 from ledger.tiles import MAX_ENTRY_SIZE, TILE_HEIGHT, TILE_WIDTH, encode_bundle, tile_width
@@ -26,11 +27,16 @@ from ledger.tiles import MAX_ENTRY_SIZE, TILE_HEIGHT, TILE_WIDTH, encode_bundle,
 __all__ = ["AppendResult", "Log"]
 
 NODE_CACHE_MAX = 1 << 17
-# How far the leaf-hash index may fall behind the log before an append brings it up to
-# date: the bound on the entries a lookup by leaf hash scans (ledger.sql.index_of_leaf).
-# Indexing this many at once touches each index page about once, where indexing every
-# batch as it commits rewrote most of them per batch.
-INDEX_LAG = 8192
+_logger = logging.getLogger(__name__)
+# How far the leaf-hash index may fall behind the log before an append starts the
+# integrator, which brings it up to date in its own thread and transactions. Indexing
+# thousands at once touches each index page about once, where indexing every batch as it
+# commits rewrote most of them per batch; in a thread it runs on another core while the
+# writer goes on (the database driver releases the GIL).
+INDEX_LAG = 4096
+# If the integrator falls this far behind anyway, the append itself catches up: the bound
+# on the entries a lookup by leaf hash scans (ledger.sql.SqlStore.index_of_leaf).
+INDEX_LAG_MAX = 4 * INDEX_LAG
 
 
 @dataclass(frozen=True)
@@ -61,7 +67,14 @@ class Log:
     run concurrently from other threads.
     """
 
-    def __init__(self, store: LogStorage, origin: str, signer: NoteSigner) -> None:
+    def __init__(
+        self,
+        store: LogStorage,
+        origin: str,
+        signer: NoteSigner,
+        index_lag: int = INDEX_LAG,
+        background_index: bool = True,
+    ) -> None:
         if signer.name != origin:
             raise InputError(f"log key name {signer.name!r} must equal the origin {origin!r}")
         self.store = store
@@ -70,6 +83,9 @@ class Log:
         self.verifier = signer.verifier()
         self.lock = threading.RLock()
         self._node_cache: dict[tuple[int, int], bytes] = {}
+        self._index_lag = index_lag
+        self._background_index = background_index
+        self._integrator: threading.Thread | None = None
         self._open()
 
     def _open(self) -> None:
@@ -192,16 +208,46 @@ class Log:
         return AppendResult(first, end, tuple(leaves), note, known)
 
     def _after_append(self, size: int) -> None:
-        if size - self._indexed >= INDEX_LAG:
-            self.index_leaves()
+        lag = size - self._indexed
+        if lag < self._index_lag:
+            return
+        running = self._integrator is not None and self._integrator.is_alive()
+        if self._background_index and lag < max(INDEX_LAG_MAX, 4 * self._index_lag):
+            if not running:
+                self._integrator = threading.Thread(
+                    target=self._integrate, args=(size,), name="leaf-index", daemon=True
+                )
+                self._integrator.start()
+            return
+        self.index_leaves()
+
+    def _integrate(self, upto: int) -> None:
+        try:
+            got = self.store.index_leaves(upto)
+        except CivicError:
+            # Nothing is lost: the next append starts the integrator again, and lookups
+            # scan what it has not reached.
+            _logger.warning("indexing leaf hashes below %d failed; will retry", upto, exc_info=True)
+            return
+        self._indexed = max(self._indexed, got)
 
     def index_leaves(self) -> int:
         """Bring the leaf-hash index up to the current size, in its own transactions; return
-        how many entries it covers. Appends call it once the index is ``INDEX_LAG`` behind;
-        lookups by leaf hash are correct either way."""
+        how many entries it covers.
+
+        Appends start this in a thread (the integrator) once the index is ``index_lag``
+        behind; lookups by leaf hash are correct whether or not it has caught up.
+        """
         with self.lock:
-            self._indexed = self.store.index_leaves(self.size)
-            return self._indexed
+            got = self.store.index_leaves(self.size)
+            self._indexed = max(self._indexed, got)
+            return got
+
+    def wait_for_index(self) -> None:
+        """Wait until a running integrator thread is done (tests and benchmarks)."""
+        t = self._integrator
+        if t is not None:
+            t.join()
 
     # --- reads -------------------------------------------------------------------------
 
