@@ -34,9 +34,9 @@ _logger = logging.getLogger(__name__)
 # commits rewrote most of them per batch; in a thread it runs on another core while the
 # writer goes on (the database driver releases the GIL).
 INDEX_LAG = 4096
-# If the integrator falls this far behind anyway, the append itself catches up: the bound
-# on the entries a lookup by leaf hash scans (ledger.sql.SqlStore.index_of_leaf).
-INDEX_LAG_MAX = 4 * INDEX_LAG
+# If the integrator falls this many times INDEX_LAG behind anyway, the append itself
+# catches up: the bound on the entries a lookup by leaf hash scans (SqlStore.index_of_leaf).
+INDEX_LAG_FACTOR = 4
 
 
 @dataclass(frozen=True)
@@ -211,25 +211,28 @@ class Log:
         lag = size - self._indexed
         if lag < self._index_lag:
             return
-        running = self._integrator is not None and self._integrator.is_alive()
-        if self._background_index and lag < max(INDEX_LAG_MAX, 4 * self._index_lag):
-            if not running:
+        if self._background_index and lag < INDEX_LAG_FACTOR * self._index_lag:
+            if self._integrator is None or not self._integrator.is_alive():
                 self._integrator = threading.Thread(
-                    target=self._integrate, args=(size,), name="leaf-index", daemon=True
+                    target=self._integrate, name="leaf-index", daemon=True
                 )
                 self._integrator.start()
             return
         self.index_leaves()
 
-    def _integrate(self, upto: int) -> None:
-        try:
-            got = self.store.index_leaves(upto)
-        except CivicError:
-            # Nothing is lost: the next append starts the integrator again, and lookups
-            # scan what it has not reached.
-            _logger.warning("indexing leaf hashes below %d failed; will retry", upto, exc_info=True)
-            return
-        self._indexed = max(self._indexed, got)
+    def _integrate(self) -> None:
+        # Round after round until it is less than index_lag behind the writer: appends
+        # made while a round ran start no thread of their own.
+        while self.size - self._indexed >= self._index_lag:
+            upto = self.size
+            try:
+                got = self.store.index_leaves(upto)
+            except CivicError:
+                # Nothing is lost: the next append starts the integrator again, and
+                # lookups scan what it has not reached.
+                _logger.warning("indexing leaf hashes below %d failed", upto, exc_info=True)
+                return
+            self._indexed = max(self._indexed, got)
 
     def index_leaves(self) -> int:
         """Bring the leaf-hash index up to the current size, in its own transactions; return
