@@ -82,6 +82,11 @@ class Log:
         self.signer = signer
         self.verifier = signer.verifier()
         self.lock = threading.RLock()
+        # Held around each write transaction, the append's and the integrator's: SQLite
+        # has one writer at a time, and a thread waiting on this lock wakes the moment it
+        # is free, where one waiting on SQLite's busy handler sleeps in steps of up to
+        # 100 ms. The integrator still overlaps the append's hashing and signing.
+        self._write_lock = threading.Lock()
         self._node_cache: dict[tuple[int, int], bytes] = {}
         self._index_lag = index_lag
         self._background_index = background_index
@@ -197,7 +202,8 @@ class Log:
         rows_e = list(zip(range(first, end), new, leaves, strict=True))
         rows_n = [(lvl, lo + k, h) for lvl, lo, hashes in runs for k, h in enumerate(hashes)]
         note = sign_checkpoint(Checkpoint(self.origin, end, frontier.root()), self.signer)
-        self.store.append_batch(Batch(rows_e, rows_n, (end, note), state, openings))
+        with self._write_lock:
+            self.store.append_batch(Batch(rows_e, rows_n, (end, note), state, openings))
         self._frontier = frontier
         self._last_leaf = leaves[-1]
         known = dict(zip(merkle.root_ranges(first), old.hashes, strict=True))
@@ -226,7 +232,8 @@ class Log:
         while self.size - self._indexed >= self._index_lag:
             upto = self.size
             try:
-                got = self.store.index_leaves(upto)
+                with self._write_lock:
+                    got = self.store.index_leaves(upto)
             except CivicError:
                 # Nothing is lost: the next append starts the integrator again, and
                 # lookups scan what it has not reached.
@@ -241,7 +248,7 @@ class Log:
         Appends start this in a thread (the integrator) once the index is ``index_lag``
         behind; lookups by leaf hash are correct whether or not it has caught up.
         """
-        with self.lock:
+        with self.lock, self._write_lock:
             got = self.store.index_leaves(self.size)
             self._indexed = max(self._indexed, got)
             return got
