@@ -103,7 +103,7 @@ def run_ours(path: Path, data: list[bytes], batch: int) -> Rate:
     t, c = time.perf_counter(), time.process_time()
     for lo in range(0, len(data), batch):
         log.append(data[lo : lo + batch])
-    log.wait_for_index()
+    getattr(log, "wait_for_index", lambda: None)()  # absent before the integrator
     out = Rate(len(data) / (time.perf_counter() - t), (time.process_time() - c) / len(data))
     log.store.close()
     return out
@@ -198,7 +198,7 @@ def main() -> None:
             chunk = entries(min(10_000, n - lo), lo)
             log.append(chunk)
             tree.append_entries(chunk)
-        log.wait_for_index()
+        getattr(log, "wait_for_index", lambda: None)()
         print(f"built in {time.perf_counter() - t:.1f}s")
         root = log.root()
         assert root == tree.get_root(), "the two implementations disagree on the root"
