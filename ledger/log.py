@@ -8,16 +8,18 @@ log reopens at the last committed batch with its tree and checkpoint in agreemen
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import repeat
 from typing import Any
 
 from ledger import merkle
 from ledger.c2sp.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
 from ledger.c2sp.note import NoteSigner
-from ledger.errors import InputError, IntegrityError, NotFoundError
+from ledger.errors import CivicError, InputError, IntegrityError, NotFoundError
 from ledger.records import GENESIS_PREV, build_record, format_time, parse_record
 from ledger.storage import Batch, LogStorage, Opening, StateChange
 from ledger.tiles import MAX_ENTRY_SIZE, TILE_HEIGHT, TILE_WIDTH, encode_bundle, tile_width
@@ -25,6 +27,16 @@ from ledger.tiles import MAX_ENTRY_SIZE, TILE_HEIGHT, TILE_WIDTH, encode_bundle,
 __all__ = ["AppendResult", "Log"]
 
 NODE_CACHE_MAX = 1 << 17
+_logger = logging.getLogger(__name__)
+# How far the leaf-hash index may fall behind the log before an append starts the
+# integrator, which brings it up to date in its own thread and transactions. Indexing
+# thousands at once touches each index page about once, where indexing every batch as it
+# commits rewrote most of them per batch; in a thread it runs on another core while the
+# writer goes on (the database driver releases the GIL).
+INDEX_LAG = 4096
+# If the integrator falls this many times INDEX_LAG behind anyway, the append itself
+# catches up: the bound on the entries a lookup by leaf hash scans (SqlStore.index_of_leaf).
+INDEX_LAG_FACTOR = 4
 
 
 @dataclass(frozen=True)
@@ -55,7 +67,14 @@ class Log:
     run concurrently from other threads.
     """
 
-    def __init__(self, store: LogStorage, origin: str, signer: NoteSigner) -> None:
+    def __init__(
+        self,
+        store: LogStorage,
+        origin: str,
+        signer: NoteSigner,
+        index_lag: int = INDEX_LAG,
+        background_index: bool = True,
+    ) -> None:
         if signer.name != origin:
             raise InputError(f"log key name {signer.name!r} must equal the origin {origin!r}")
         self.store = store
@@ -63,7 +82,15 @@ class Log:
         self.signer = signer
         self.verifier = signer.verifier()
         self.lock = threading.RLock()
+        # Held around each write transaction, the append's and the integrator's: SQLite
+        # has one writer at a time, and a thread waiting on this lock wakes the moment it
+        # is free, where one waiting on SQLite's busy handler sleeps in steps of up to
+        # 100 ms. The integrator still overlaps the append's hashing and signing.
+        self._write_lock = threading.Lock()
         self._node_cache: dict[tuple[int, int], bytes] = {}
+        self._index_lag = index_lag
+        self._background_index = background_index
+        self._integrator: threading.Thread | None = None
         self._open()
 
     def _open(self) -> None:
@@ -79,6 +106,7 @@ class Log:
             raise IntegrityError(f"log of size {size} is missing tree nodes {missing[:3]}")
         self._frontier = merkle.CompactRange(size, [found[i] for i in ids])
         self._last_leaf = last[0] if last else None
+        self._indexed = self.store.indexed_size()
         if latest is None:
             if size:
                 raise IntegrityError(f"log has {size} entries but no checkpoint")
@@ -90,6 +118,8 @@ class Log:
                 f"newest checkpoint (size {cp.size}) does not match the stored tree "
                 f"(size {size}): the database was altered outside the log"
             )
+        # A crash (or an older version's database) may have left the index far behind.
+        self._after_append(size)
 
     # --- state -------------------------------------------------------------------------
 
@@ -112,14 +142,18 @@ class Log:
         new: Sequence[bytes],
         state: StateChange | None = None,
         openings: Sequence[Opening] = (),
+        leaf_hashes: Sequence[bytes] | None = None,
     ) -> AppendResult:
         """Append entries as one batch: one transaction, one new signed checkpoint.
 
         ``state`` (the state views) and ``openings`` (the private store) commit in the
-        same transaction.
+        same transaction. ``leaf_hashes``, if given, are the callers' own
+        ``merkle.leaf_hash(entry)`` of each entry (the sequencer has them already); they
+        are not recomputed, so a wrong one is stored as given and found by the integrity
+        checks as a mismatch.
         """
         with self.lock:
-            return self._append(new, state, openings)
+            return self._append(new, state, openings, leaf_hashes)
 
     def append_records(
         self, envelopes: Sequence[dict[str, Any]], now: datetime | None = None
@@ -145,32 +179,85 @@ class Log:
         new: Sequence[bytes],
         state: StateChange | None = None,
         openings: Sequence[Opening] = (),
+        leaf_hashes: Sequence[bytes] | None = None,
     ) -> AppendResult:
         if not new:
             raise InputError("an append needs at least one entry")
-        for e in new:
-            if len(e) > MAX_ENTRY_SIZE:
-                raise InputError(f"entry of {len(e)} bytes exceeds {MAX_ENTRY_SIZE} bytes")
-        frontier = merkle.CompactRange(self._frontier.size, list(self._frontier.hashes))
-        first = frontier.size
-        known = dict(zip(merkle.root_ranges(first), frontier.hashes, strict=True))
-        rows_e: list[tuple[int, bytes, bytes]] = []
-        rows_n: list[tuple[int, int, bytes]] = []
-        leaves = []
-        for offset, data in enumerate(new):
-            lh = merkle.leaf_hash(data)
-            leaves.append(lh)
-            rows_e.append((first + offset, data, lh))
-            for (level, idx), h in frontier.append(lh):
-                known[level, idx] = h
-                if level:
-                    rows_n.append((level, idx, h))
-        cp = Checkpoint(self.origin, frontier.size, frontier.root())
-        note = sign_checkpoint(cp, self.signer)
-        self.store.append_batch(Batch(rows_e, rows_n, (frontier.size, note), state, openings))
+        longest = max(map(len, new))
+        if longest > MAX_ENTRY_SIZE:
+            raise InputError(f"entry of {longest} bytes exceeds {MAX_ENTRY_SIZE} bytes")
+        if leaf_hashes is None:
+            leaves = merkle.leaf_hashes(new)
+        elif len(leaf_hashes) != len(new):
+            raise InputError(f"{len(leaf_hashes)} leaf hashes given for {len(new)} entries")
+        else:
+            leaves = list(leaf_hashes)
+        old = self._frontier
+        first = old.size
+        frontier = merkle.CompactRange(first, old.hashes)
+        # The whole batch is hashed level by level (CompactRange.extend): the append's
+        # CPU cost is then mostly SHA-256 and the driver, not per-node Python.
+        runs = frontier.extend(leaves)
+        end = frontier.size
+        rows_e = list(zip(range(first, end), new, leaves, strict=True))
+        rows_n = [(lvl, lo + k, h) for lvl, lo, hashes in runs for k, h in enumerate(hashes)]
+        note = sign_checkpoint(Checkpoint(self.origin, end, frontier.root()), self.signer)
+        with self._write_lock:
+            self.store.append_batch(Batch(rows_e, rows_n, (end, note), state, openings))
         self._frontier = frontier
         self._last_leaf = leaves[-1]
-        return AppendResult(first, frontier.size, tuple(leaves), note, known)
+        known = dict(zip(merkle.root_ranges(first), old.hashes, strict=True))
+        known.update(zip(zip(repeat(0), range(first, end)), leaves, strict=False))
+        for lvl, lo, hashes in runs:
+            known.update(zip(zip(repeat(lvl), range(lo, lo + len(hashes))), hashes, strict=False))
+        self._after_append(end)
+        return AppendResult(first, end, tuple(leaves), note, known)
+
+    def _after_append(self, size: int) -> None:
+        lag = size - self._indexed
+        if lag < self._index_lag:
+            return
+        if self._background_index and lag < INDEX_LAG_FACTOR * self._index_lag:
+            if self._integrator is None or not self._integrator.is_alive():
+                self._integrator = threading.Thread(
+                    target=self._integrate, name="leaf-index", daemon=True
+                )
+                self._integrator.start()
+            return
+        self.index_leaves()
+
+    def _integrate(self) -> None:
+        # Round after round until it is less than index_lag behind the writer: appends
+        # made while a round ran start no thread of their own.
+        while self.size - self._indexed >= self._index_lag:
+            upto = self.size
+            try:
+                with self._write_lock:
+                    got = self.store.index_leaves(upto)
+            except CivicError:
+                # Nothing is lost: the next append starts the integrator again, and
+                # lookups scan what it has not reached.
+                _logger.warning("indexing leaf hashes below %d failed", upto, exc_info=True)
+                return
+            self._indexed = max(self._indexed, got)
+
+    def index_leaves(self) -> int:
+        """Bring the leaf-hash index up to the current size, in its own transactions; return
+        how many entries it covers.
+
+        Appends start this in a thread (the integrator) once the index is ``index_lag``
+        behind; lookups by leaf hash are correct whether or not it has caught up.
+        """
+        with self.lock, self._write_lock:
+            got = self.store.index_leaves(self.size)
+            self._indexed = max(self._indexed, got)
+            return got
+
+    def wait_for_index(self) -> None:
+        """Wait until a running integrator thread is done (tests and benchmarks)."""
+        t = self._integrator
+        if t is not None:
+            t.join()
 
     # --- reads -------------------------------------------------------------------------
 

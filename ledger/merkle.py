@@ -41,6 +41,7 @@ __all__ = [
     "inclusion_proof_from_leaves",
     "inclusion_proof_ranges",
     "leaf_hash",
+    "leaf_hashes",
     "node_hash",
     "nodes_needed",
     "perfect_subtrees",
@@ -70,6 +71,12 @@ EMPTY_ROOT: bytes = _sha256(b"").digest()
 def leaf_hash(data: bytes) -> bytes:
     """RFC 9162 §2.1.1 leaf hash: SHA-256(0x00 || data)."""
     return _sha256(_LEAF_PREFIX + data).digest()
+
+
+def leaf_hashes(entries: Iterable[bytes]) -> list[bytes]:
+    """:func:`leaf_hash` of each entry, in order (one pass, for batches)."""
+    sha, prefix = _sha256, _LEAF_PREFIX
+    return [sha(prefix + data).digest() for data in entries]
 
 
 def node_hash(left: bytes, right: bytes) -> bytes:
@@ -557,6 +564,50 @@ class CompactRange:
         hashes.append(h)
         self.size += 1
         return out
+
+    def extend(self, leaves: Sequence[bytes]) -> list[tuple[int, int, list[bytes]]]:
+        """Add many leaf hashes; return the interior nodes they complete, level by level.
+
+        Each item is a run ``(level, first index, hashes)`` of consecutive completed nodes
+        at one level ≥ 1, in increasing level. The same nodes as :meth:`append` per leaf,
+        but each level is hashed in one pass over a list, which is what makes a batch
+        append cheap in CPython. Raises InputError unless every leaf is 32 bytes.
+        """
+        for i, h in enumerate(leaves):
+            if len(h) != HASH_SIZE:
+                _require_hash(h, f"leaf hash {i}")
+        size = self.size
+        # The old frontier by level: a set bit of size is a perfect subtree at that level.
+        old = {
+            lvl: h
+            for lvl, h in zip(
+                [lv for lv in range(size.bit_length() - 1, -1, -1) if size >> lv & 1],
+                self.hashes,
+                strict=True,
+            )
+        }
+        runs: list[tuple[int, int, list[bytes]]] = []
+        front: dict[int, bytes] = {}
+        row, start, level = list(leaves), size, 0
+        sha, prefix = _sha256, _NODE_PREFIX
+        while row:
+            if start & 1:
+                # The row begins with a right child: its left sibling is the frontier's.
+                row = [old.pop(level), *row]
+                start -= 1
+            n = len(row)
+            if n & 1:
+                front[level] = row[-1]
+            row = [sha(prefix + row[i] + row[i + 1]).digest() for i in range(0, n - 1, 2)]
+            start >>= 1
+            level += 1
+            if row:
+                runs.append((level, start, row))
+        # Frontier subtrees above the highest level the new leaves reached stay as they were.
+        front.update(old)
+        self.hashes = [front[lvl] for lvl in sorted(front, reverse=True)]
+        self.size = size + len(leaves)
+        return runs
 
     def root(self) -> bytes:
         """MTH of the whole tree: the frontier folded from the right; EMPTY_ROOT if empty."""

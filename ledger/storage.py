@@ -145,7 +145,21 @@ class LogStorage(Protocol):
         ...
 
     def index_of_leaf(self, leaf_hash: bytes) -> int | None:
-        """The lowest index whose leaf hash is ``leaf_hash``, or None."""
+        """The lowest index whose leaf hash is ``leaf_hash``, or None.
+
+        Correct at every moment: entries the leaf-hash index does not cover yet (see
+        :meth:`index_leaves`) are scanned.
+        """
+        ...
+
+    def indexed_size(self) -> int:
+        """How many entries, from index 0, the leaf-hash index covers."""
+        ...
+
+    def index_leaves(self, upto: int) -> int:
+        """Cover the entries below ``upto`` (at most the stored ones) by the leaf-hash index,
+        in transactions of their own after the appends that wrote them; return
+        :meth:`indexed_size` afterwards. Safe to run beside appends and to repeat."""
         ...
 
     def latest_checkpoint(self) -> tuple[int, bytes] | None:

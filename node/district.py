@@ -29,6 +29,7 @@ from ledger.c2sp.cosignature import CosignatureSigner, generate_cosigner
 from ledger.errors import InputError
 from ledger.files import write_atomic
 from ledger.keys import KeyPair
+from ledger.sql import with_schema
 from node.config import CONFIG_FILE, ROLES, WITNESS_KEY_FILE
 
 __all__ = [
@@ -94,14 +95,7 @@ def community_database_url(database: str | None, origin: str) -> str | None:
     """The community's database URL: the district's PostgreSQL with its own schema."""
     if database is None:
         return None
-    from sqlalchemy.engine import make_url
-
-    url = make_url(database)
-    if url.get_backend_name() != "postgresql":
-        raise InputError("a district's shared database must be PostgreSQL (SQLite: leave it out)")
-    schema = "civic_" + slug(origin).replace("-", "_")
-    url = url.update_query_dict({"options": f"-csearch_path={schema}"})
-    return url.render_as_string(hide_password=False)
+    return with_schema(database, "civic_" + slug(origin).replace("-", "_"))
 
 
 def load_district(data_dir: Path) -> DistrictConfig:

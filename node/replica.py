@@ -96,6 +96,7 @@ class ReplicaLog(WitnessedLog):
         new: Sequence[bytes],
         state: StateChange | None = None,
         openings: Sequence[Opening] = (),
+        leaf_hashes: Sequence[bytes] | None = None,
     ) -> AppendResult:
         raise InputError("a replica stores only what the log signed: use append_signed")
 

@@ -235,6 +235,7 @@ class Sequencer:
         state = self.state
         index, prev = self.log.size, self.log.head
         records: list[bytes] = []
+        leaves: list[bytes] = []
         accepted: list[tuple[Submission, int, str]] = []
         openings: list[Opening] = []
         with self.log.lock:
@@ -243,7 +244,8 @@ class Sequencer:
                 assert env is not None
                 try:
                     data = record_bytes(index, prev, when, env)
-                    leaf = merkle.leaf_hash(data).hex()
+                    leaf_bytes = merkle.leaf_hash(data)
+                    leaf = leaf_bytes.hex()
                     ctx = Context(index, when_dt, when, leaf)
                     if s.private is not None:
                         self.private.check(state, env, s.private)
@@ -252,6 +254,7 @@ class Sequencer:
                     s.future.set_exception(exc)
                     continue
                 records.append(data)
+                leaves.append(leaf_bytes)
                 accepted.append((s, index, leaf))
                 if s.private is not None:
                     openings.append(self.private.opening(env, s.private))
@@ -261,7 +264,8 @@ class Sequencer:
             change = StateChange(state.take_dirty(), state.size, state.head)
             try:
                 t0 = time.perf_counter()
-                res = self.log.append(records, change, openings)
+                # The leaf hashes computed for the rules' context are the tree's too.
+                res = self.log.append(records, change, openings, leaf_hashes=leaves)
             except Exception:
                 # The in-memory state ran ahead of a batch that did not commit: reload it.
                 self.state = self._load_state()

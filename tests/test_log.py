@@ -221,3 +221,126 @@ def test_checkpoint_note_is_c2sp(log: Log) -> None:
     assert base64.b64decode(lines[2]) == merkle.leaf_hash(b"hello")
     assert lines[3] == ""
     assert lines[4].startswith("— civic.example/test ")
+
+
+# --- the leaf-hash index and its integrator (issue 13) ------------------------------------
+
+
+def _leaves_of(log: Log) -> list[bytes]:
+    return [merkle.leaf_hash(e) for e in log.entries(0, log.size)]
+
+
+def test_lookup_by_leaf_hash_before_during_and_after_the_integrator(
+    db_url: str, make_store: MakeStore
+) -> None:
+    signer = generate_signer("civic.example/test")
+    # No integrator thread: every step below is at a known point of the index.
+    log = Log(make_store(db_url), "civic.example/test", signer, 50, background_index=False)
+    log.append([b"dup", b"a", b"b"])
+    assert log.store.indexed_size() == 0
+    # Right after the append, nothing is indexed: the lookups scan the tail.
+    assert log.index_of_leaf(merkle.leaf_hash(b"b")) == 2
+    log.append([b"dup"] + [b"x%d" % i for i in range(60)])  # 64 entries: over the lag
+    assert log.store.indexed_size() == 64
+    log.append([b"y%d" % i for i in range(10)] + [b"dup"])
+    indexed = log.store.indexed_size()
+    assert indexed == 64 < log.size == 75
+    leaves = _leaves_of(log)
+    for i, lh in enumerate(leaves):
+        if lh != merkle.leaf_hash(b"dup"):
+            assert log.index_of_leaf(lh) == i, i
+    # A repeated entry is found at its first index, in the index and in the tail alike.
+    assert log.index_of_leaf(merkle.leaf_hash(b"dup")) == 0
+    assert log.index_of_leaf(merkle.leaf_hash(b"y3")) == 67
+    with pytest.raises(NotFoundError):
+        log.index_of_leaf(merkle.leaf_hash(b"y3"), 67)  # not below tree size 67
+    with pytest.raises(NotFoundError):
+        log.index_of_leaf(merkle.leaf_hash(b"never"))
+    assert log.index_leaves() == 75 == log.store.indexed_size()
+    assert log.index_leaves() == 75  # repeating is harmless
+    assert [log.index_of_leaf(lh) for lh in leaves[60:74]] == list(range(60, 74))
+    assert log.index_of_leaf(leaves[74]) == 0  # "dup" again
+
+
+def test_lookups_are_right_after_a_crash_before_the_integrator_caught_up(
+    db_url: str, make_store: MakeStore
+) -> None:
+    signer = generate_signer("civic.example/test")
+    log = Log(make_store(db_url), "civic.example/test", signer, 1 << 30, background_index=False)
+    log.append_records([{"n": i} for i in range(300)])
+    log.store.close()  # the writer is gone; its index never ran
+    again = Log(make_store(db_url), "civic.example/test", signer, 1 << 30)
+    assert again.store.indexed_size() == 0
+    leaves = _leaves_of(again)
+    assert [again.index_of_leaf(lh) for lh in leaves] == list(range(300))
+    # A writer with the usual lag brings the index up to date when it opens the log.
+    third = Log(make_store(db_url), "civic.example/test", signer, 100, background_index=False)
+    assert third.store.indexed_size() == 300
+    assert [third.index_of_leaf(lh) for lh in leaves[::7]] == list(range(0, 300, 7))
+
+
+def test_background_integrator_catches_up_and_lookups_stay_right(
+    db_url: str, make_store: MakeStore
+) -> None:
+    signer = generate_signer("civic.example/test")
+    log = Log(make_store(db_url), "civic.example/test", signer, 32)
+    for k in range(20):
+        log.append([b"e%d.%d" % (k, i) for i in range(17)])
+        # Whatever the thread has reached, the newest entry is found at once.
+        assert log.index_of_leaf(merkle.leaf_hash(b"e%d.16" % k)) == log.size - 1
+    log.wait_for_index()
+    assert log.store.indexed_size() >= log.size - 32
+    assert [log.index_of_leaf(lh) for lh in _leaves_of(log)] == list(range(log.size))
+
+
+def test_an_altered_index_row_never_names_another_entry(db_url: str, make_store: MakeStore) -> None:
+    signer = generate_signer("civic.example/test")
+    log = Log(make_store(db_url), "civic.example/test", signer, 8, background_index=False)
+    log.append([b"e%d" % i for i in range(16)])
+    assert log.store.indexed_size() == 16
+    target = merkle.leaf_hash(b"e3")
+    with log.store.engine.begin() as conn:
+        # A forged row: e3's prefix pointing at entry 9.
+        conn.execute(
+            text("INSERT INTO log_leaf_index (prefix, idx) VALUES (:p, 99)"), {"p": target[:8]}
+        )
+        conn.execute(
+            text("INSERT INTO log_leaf_index (prefix, idx) VALUES (:p, 9)"), {"p": target[:8]}
+        )
+    assert log.index_of_leaf(target) == 3
+
+
+def test_precomputed_leaf_hashes_are_used_and_checked_for_count(log: Log) -> None:
+    data = [b"p%d" % i for i in range(5)]
+    res = log.append(data, leaf_hashes=[merkle.leaf_hash(d) for d in data])
+    assert res.leaf_hashes == tuple(merkle.leaf_hash(d) for d in data)
+    assert log.root() == merkle.root_from_leaves(list(res.leaf_hashes))
+    assert log.verify_integrity(chained_records=False) == 5
+    with pytest.raises(InputError, match="2 leaf hashes given for 3 entries"):
+        log.append([b"a", b"b", b"c"], leaf_hashes=res.leaf_hashes[:2])
+    with pytest.raises(InputError, match="leaf hash 1 must be 32 bytes"):
+        log.append([b"a", b"b"], leaf_hashes=[res.leaf_hashes[0], b"short"])
+    assert log.size == 5  # bad input changed nothing
+
+
+def test_batch_appends_match_one_by_one_appends(
+    db_url: str, make_store: MakeStore, tmp_path: Path
+) -> None:
+    # The level-by-level batch path (CompactRange.extend) against appends of one entry,
+    # including the proofs carried in each AppendResult.
+    signer = generate_signer("civic.example/test")
+    one = Log(make_store(f"sqlite+pysqlite:///{tmp_path / 'one.sqlite'}"), signer.name, signer)
+    data = [b"r%d" % i for i in range(300)]
+    for d in data:
+        one.append([d])
+    many = Log(make_store(db_url), signer.name, signer)
+    lo = 0
+    for size in (1, 2, 5, 64, 100, 128):
+        res = many.append(data[lo : lo + size])
+        for i in range(res.first, res.size):
+            proof = res.inclusion_proof(i)
+            merkle.verify_inclusion(merkle.leaf_hash(data[i]), i, res.size, proof, many.root())
+        lo += size
+    assert many.size == one.size == 300 and many.root() == one.root()
+    for level in range(1, 9):
+        assert many.store.read_node_range(level, 0, 300) == one.store.read_node_range(level, 0, 300)

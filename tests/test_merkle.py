@@ -705,6 +705,7 @@ def test_public_api() -> None:
         "inclusion_proof_from_leaves",
         "inclusion_proof_ranges",
         "leaf_hash",
+        "leaf_hashes",
         "node_hash",
         "nodes_needed",
         "perfect_subtrees",
@@ -718,3 +719,34 @@ def test_public_api() -> None:
         obj = getattr(merkle, name)
         if callable(obj) and name != "NodeId":
             assert obj.__doc__, name
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 600), st.lists(st.integers(0, 300), min_size=1, max_size=4))
+def test_extend_equals_appending_one_by_one(size: int, batches: list[int]) -> None:
+    one, many = merkle.CompactRange(), merkle.CompactRange()
+    for i in range(size):
+        lh = merkle.leaf_hash(b"%d" % i)
+        one.append(lh)
+        many.append(lh)
+    for b in batches:
+        new = [merkle.leaf_hash(b"n%d" % (one.size + i)) for i in range(b)]
+        want = {}
+        for lh in new:
+            want.update({nid: h for nid, h in one.append(lh) if nid[0] > 0})
+        got = {}
+        runs = many.extend(new)
+        assert [lvl for lvl, _, _ in runs] == sorted({lvl for lvl, _ in want})
+        for lvl, lo, hashes in runs:
+            got.update({(lvl, lo + k): h for k, h in enumerate(hashes)})
+        assert got == want
+        assert (many.size, many.hashes, many.root()) == (one.size, one.hashes, one.root())
+
+
+def test_extend_refuses_a_bad_leaf_and_leaves_the_range_as_it_was() -> None:
+    cr = merkle.CompactRange()
+    cr.extend([merkle.leaf_hash(b"a")])
+    with pytest.raises(InputError, match="leaf hash 1 must be 32 bytes"):
+        cr.extend([merkle.leaf_hash(b"b"), b"short"])
+    assert cr.size == 1 and cr.hashes == [merkle.leaf_hash(b"a")]
+    assert merkle.leaf_hashes([b"a", b"b"]) == [merkle.leaf_hash(b"a"), merkle.leaf_hash(b"b")]
