@@ -7,6 +7,7 @@ The log is built through the node's own sequencer, in-process, in batches of 100
 process with its default pool (every core). Target: the whole audit at ≥ 50% of the bound.
 
     .venv/bin/python bench/bench_audit.py [--records 100000] [--data DIR] [--workers N]
+                                          [--quick] [--json PATH]
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from audits.audit import AuditOptions, run_audit
-from bench.common import row
+from bench.common import Figure, add_contract_args, ratio_of, row, write_results
 from bench.ed25519_bound import ed25519_bound
 from ledger.community import commitment
 from ledger.errors import CivicError
@@ -38,6 +39,7 @@ from node.launcher import start_node
 ORIGIN = "bench.example/audit"
 CHAIR = keypair_from_seed(hashlib.sha256(b"bench-audit-chair").digest())
 BATCH = 1000
+QUICK_RECORDS = 30_000
 
 
 def build(data: Path, records: int) -> str:
@@ -74,7 +76,10 @@ def main() -> None:
     ap.add_argument("--records", type=int, default=100_000)
     ap.add_argument("--data", type=Path, default=None, help="reuse (or keep) the log here")
     ap.add_argument("--workers", type=int, default=None, help="audit pool size (default: cores)")
+    add_contract_args(ap)
     args = ap.parse_args()
+    if args.quick and args.records == ap.get_default("records"):
+        args.records = QUICK_RECORDS
 
     with tempfile.TemporaryDirectory(prefix="civic-bench-audit-") as tmp:
         data = args.data or Path(tmp) / "node"
@@ -125,6 +130,18 @@ def main() -> None:
         "verdict": report.verdict,
     }
     print(json.dumps(out))
+    bound_name = f"Ed25519 verify bound ({os.cpu_count()} cores)"
+    figures = [
+        Figure("audit", f"civic audit of {records:,} records", round(whole), "records/s",
+               bound_name, round(bound), ratio_of(whole, bound),
+               notes=f"target >= 0.5 of the bound; verdict {report.verdict}"),
+    ]  # fmt: skip
+    for p in report.phases:
+        if p.seconds > 0 and p.name in ("verify", "replay"):
+            rate = records / p.seconds
+            figures.append(Figure("audit", f"audit phase {p.name}", round(rate), "records/s",
+                                  bound_name, round(bound), ratio_of(rate, bound)))  # fmt: skip
+    write_results(args.json, figures)
 
 
 if __name__ == "__main__":
