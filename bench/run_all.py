@@ -132,8 +132,9 @@ def main() -> None:
         r = run_one(script, args.timeout)
         print(f"  {r['status']} in {r['seconds']:.0f}s", file=sys.stderr, flush=True)
         runs.append(r)
-    result = {
-        "machine": machine(),
+    m = machine()
+    result: dict[str, Any] = {
+        "machine": m,
         "seconds": round(time.perf_counter() - started, 1),
         "failed": [r["bench"] for r in runs if r["status"] != "ok"],
         "runs": runs,
@@ -142,7 +143,6 @@ def main() -> None:
     tmp = args.out.with_name(args.out.name + ".part")
     tmp.write_text(json.dumps(result, indent=2) + "\n")
     os.replace(tmp, args.out)
-    m = result["machine"]
     print(f"{m['cores']} cores, Python {m['python']}, {m['date']}; {result['seconds']:.0f}s")
     print(table(runs))
     for r in runs:

@@ -16,6 +16,7 @@ from audits.findings import CODES, Finding, Severity, finding, verdict
 from audits.verify import (
     BundleResult,
     authenticate_tiles,
+    canonical_record,
     check_cosignatures,
     check_entry,
     check_entry_exact,
@@ -80,6 +81,8 @@ def test_fast_canonical_check_never_accepts_what_rfc8785_refuses(value: Any, for
     if got is not None:
         assert _jcs_or_none(json.loads(data)) == data
         assert got == json.loads(data)
+    # The audit's own faster check (the C codec called directly) answers the same.
+    assert canonical_record(data) == got
 
 
 @pytest.mark.parametrize(
@@ -98,6 +101,12 @@ def test_fast_canonical_check_never_accepts_what_rfc8785_refuses(value: Any, for
 )
 def test_fast_canonical_check_defers_edge_cases(text: str) -> None:
     assert canonical_value(text.encode("utf-8")) is None
+    assert canonical_record(text.encode("utf-8")) is None
+
+
+@pytest.mark.parametrize("text", ['{"a":1} ', ' {"a":1}', '{"a":1}{', "", "[1,", '{"a":1,}'])
+def test_audit_canonical_check_refuses_what_is_not_one_value(text: str) -> None:
+    assert canonical_record(text.encode("utf-8")) is None
 
 
 # --- records: the fast path agrees with the ledger's functions ------------------------------
