@@ -94,11 +94,16 @@ class CosignatureBook:
         with self._lock:
             if _slot(sig) in self._sigs.get(size, {}):
                 return False
-            self.db.add_cosignature(size, _slot(sig), sig.line())
             self._remember(size, sig)
             if self._meets_quorum(size) and (self._witnessed is None or size > self._witnessed):
                 self._witnessed = size
-            return True
+        # Served from memory at once, stored after: a cosignature proves itself (the
+        # witness's key signs the checkpoint), so one served and then lost with the node
+        # misleads no one, and the witness cosigns the same checkpoint again when asked.
+        # Waiting for this commit, behind the sequencer's appends for the one SQLite
+        # writer, was part of every acknowledgement -> quorum delay.
+        self.db.add_cosignature(size, _slot(sig), sig.line())
+        return True
 
     def signatures(self, size: int) -> list[NoteSignature]:
         """The cosignatures held for the checkpoint of ``size``."""
