@@ -26,7 +26,9 @@ Per log (:func:`replay_checked`): the ``prev`` chain and the rule engine
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 import json.encoder
 import json.scanner
 import re
@@ -63,11 +65,13 @@ __all__ = [
     "check_entry",
     "check_entry_exact",
     "check_log_signature",
+    "expand_records",
     "fresh_state",
     "node_from_tiles",
     "perfect_root",
     "replay_checked",
     "tile_refs",
+    "verify_bundle_compact",
     "verify_bundle_data",
     "witness_policy",
 ]
@@ -237,6 +241,9 @@ class BundleResult(NamedTuple):
     error: str | None = None
     tile_mismatch: tuple[int, ...] = ()
     tile_error: str | None = None
+    # From the pool (verify_bundle_compact): ``records`` is empty and each checked record is
+    # here, a record that passed steps 1-2 as its statement hash only (see expand_records).
+    compact: list[CheckedRecord | str] | None = None
 
 
 def _node(left: bytes, right: bytes) -> bytes:
@@ -311,6 +318,54 @@ def verify_bundle_data(
         None,
         mismatch,
         tile_error,
+    )
+
+
+def verify_bundle_compact(
+    data: bytes,
+    bundle: int,
+    width: int,
+    tile: bytes | None = None,
+    skip_before: int = 0,
+    keep_nodes: bool = False,
+) -> BundleResult:
+    """:func:`verify_bundle_data` for the process pool: the same checks, a smaller answer.
+
+    Pickling a parsed statement to the parent and back costs about as much as parsing it
+    again there, twice over; so a record that passed steps 1-2 travels as its statement
+    hash, and :func:`expand_records` rebuilds it from the bundle's bytes the parent holds.
+    """
+    res = verify_bundle_data(data, bundle, width, tile, skip_before, keep_nodes)
+    compact = [r if r.envelope is None else r.envelope.hash for r in res.records]
+    return res._replace(records=[], compact=compact)
+
+
+def expand_records(res: BundleResult, data: bytes) -> list[CheckedRecord]:
+    """The checked records of ``res``, rebuilt from ``data`` (the bundle's bytes) where
+    :func:`verify_bundle_compact` sent only a hash: equal to :func:`verify_bundle_data`'s."""
+    if res.compact is None:
+        return res.records
+    entries = decode_bundle(data)
+    first = res.bundle * TILE_WIDTH
+    start = first + len(entries) - len(res.compact)
+    out: list[CheckedRecord] = []
+    for pos, item in enumerate(res.compact, start):
+        out.append(_rebuild(entries[pos - first], pos, item) if isinstance(item, str) else item)
+    return out
+
+
+def _rebuild(entry: bytes, position: int, statement_hash: str) -> CheckedRecord:
+    # The record passed every check in the pool: canonical JSON (so the stock parser reads
+    # the same values), a well-formed envelope, valid base64 signatures, an RFC 3339 time.
+    value = json.loads(entry)
+    env = value["envelope"]
+    st = env["statement"]
+    sigs = tuple((s["key"], base64.b64decode(s["sig"])) for s in env["signatures"])
+    time = value["time"]
+    envelope = Envelope(st, sigs, statement_hash, frozenset(k for k, _ in sigs))
+    when = datetime.fromisoformat(time.replace("Z", "+00:00"))  # as ledger.records.parse_time
+    return CheckedRecord(
+        position, value["index"], value["prev"], time, st["type"], envelope, when=when
     )
 
 
