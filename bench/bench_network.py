@@ -183,9 +183,9 @@ def run_once(
             for k, v in _latencies("arrays", lat).items():
                 out[k] = v
             # The mirror converges after the load.
-            size = httpx.get(procs[0].url + "/healthz").json()["size"]
+            size = httpx.get(procs[0].url + "/healthz", timeout=60).json()["size"]
             t0 = time.perf_counter()
-            while httpx.get(procs[-1].url + "/healthz").json()["size"] < size:
+            while httpx.get(procs[-1].url + "/healthz", timeout=60).json()["size"] < size:
                 time.sleep(0.01)
             out["mirror_catchup"] = time.perf_counter() - t0
         finally:
