@@ -30,7 +30,7 @@ from bench.common import row
 
 # Ten benchmarks share the 10 minutes of make bench-all.
 DEFAULT_TIMEOUT = 150.0
-_WIDTHS = (66, 20, 36, 8)
+_WIDTHS = (66, 20, 46, 8)
 
 
 def benches(only: list[str] | None = None) -> list[Path]:
@@ -115,7 +115,7 @@ def table(runs: list[dict[str, Any]]) -> str:
             peer_s = f"{peer} {_fmt(f.get('peer_value'))}" if peer else "-"
             value = f"{_fmt(f.get('value'))} {f.get('unit', '')}"
             label = f"{f.get('bench', r['bench'])}: {f.get('figure')}"
-            lines.append(row(label[:65], value, peer_s[:35], _fmt(f.get("ratio")), widths=_WIDTHS))
+            lines.append(row(label[:65], value, peer_s[:45], _fmt(f.get("ratio")), widths=_WIDTHS))
     return "\n".join(lines)
 
 

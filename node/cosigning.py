@@ -76,6 +76,7 @@ class CosignatureBook:
         self.db = store
         self.policy = policy
         self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
         self._sigs: dict[int, dict[str, NoteSignature]] = {}
         self._witnessed: int | None = None
         top = store.latest_cosigned_size()
@@ -101,8 +102,10 @@ class CosignatureBook:
         # witness's key signs the checkpoint), so one served and then lost with the node
         # misleads no one, and the witness cosigns the same checkpoint again when asked.
         # Waiting for this commit, behind the sequencer's appends for the one SQLite
-        # writer, was part of every acknowledgement -> quorum delay.
-        self.db.add_cosignature(size, _slot(sig), sig.line())
+        # writer, was part of every acknowledgement -> quorum delay. One writer at a time
+        # still: the witness workers must not all queue on SQLite's lock beside the appends.
+        with self._write_lock:
+            self.db.add_cosignature(size, _slot(sig), sig.line())
         return True
 
     def signatures(self, size: int) -> list[NoteSignature]:
