@@ -7,7 +7,7 @@ PORT ?= 8000
 RECORDS ?= 1000
 WORKERS ?= 2
 
-.PHONY: demo test venv test-deps lint typecheck unit bench clean
+.PHONY: demo test venv test-deps lint typecheck unit bench bench-all clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,10 @@ test: lint typecheck unit
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python bench/bench_log.py
+
+# Every benchmark at its --quick size (under 10 minutes on 2 cores): bench/results.json.
+bench-all: $(VENV)/.installed-test test-deps
+	$(BIN)/python bench/run_all.py
 
 clean:
 	rm -rf $(VENV) $(DATA) .mypy_cache .pytest_cache .ruff_cache .hypothesis

@@ -27,7 +27,14 @@ from audits.fetch import DirStore, LocalStore, MemoryStore
 from audits.findings import finding
 from audits.found import Collector, Found
 from audits.progress import Progress
-from audits.verify import BundleResult, replay_checked, tile_refs, verify_bundle_data
+from audits.verify import (
+    BundleResult,
+    expand_records,
+    replay_checked,
+    tile_refs,
+    verify_bundle_compact,
+    verify_bundle_data,
+)
 from audits.warnings import WarningCollector
 from ledger import merkle
 from ledger.errors import NetworkError
@@ -232,7 +239,8 @@ def _verify(ctx: PipelineContext, ready: dict[str, Future[None]], col: Collector
     verified = 0
     t0 = time.perf_counter()
     ctx.progress.start("verify", total, "records")
-    window: deque[Future[BundleResult] | BundleResult] = deque()
+    # Each bundle's bytes stay here until its answer is back (expand_records needs them).
+    window: deque[tuple[Future[BundleResult] | BundleResult, bytes]] = deque()
     todo = iter(bundles)
 
     def submit() -> None:
@@ -246,11 +254,13 @@ def _verify(ctx: PipelineContext, ready: dict[str, Future[None]], col: Collector
         data = store.read(bpath)
         if data is None:
             msg = f"entry bundle {ref.index} could not be obtained"
-            window.append(BundleResult(ref.index, ref.width, b"", None, None, [], msg))
+            window.append((BundleResult(ref.index, ref.width, b"", None, None, [], msg), b""))
             return
         args = (data, ref.index, ref.width, store.read(tpath), start, ref.index in keep)
         store.forget(bpath)
-        window.append(pool.submit(verify_bundle_data, *args) if pool else verify_bundle_data(*args))
+        window.append(
+            (pool.submit(verify_bundle_compact, *args) if pool else verify_bundle_data(*args), data)
+        )
 
     # The replayed state grows to every document of the community and holds no cycles;
     # left on, the cyclic collector rescans it again and again as records arrive.
@@ -260,7 +270,7 @@ def _verify(ctx: PipelineContext, ready: dict[str, Future[None]], col: Collector
         for _ in range(max(2, 4 * workers)):
             submit()
         while window:
-            item = window.popleft()
+            item, data = window.popleft()
             res = item.result() if isinstance(item, Future) else item
             submit()
             bpath = "log/" + tile_path(None, res.bundle, res.width)
@@ -294,7 +304,8 @@ def _verify(ctx: PipelineContext, ready: dict[str, Future[None]], col: Collector
                 for (lvl, idx), h in level8.append(res.top):
                     nodes[(lvl + TILE_HEIGHT, idx)] = h
             r0 = time.perf_counter()
-            for rec in res.records:
+            records = expand_records(res, data)
+            for rec in records:
                 off = (rec.position - first) * _HASH
                 found = replay_checked(state, rec, res.leaves[off : off + _HASH].hex(), src)
                 if found:
@@ -303,8 +314,8 @@ def _verify(ctx: PipelineContext, ready: dict[str, Future[None]], col: Collector
                     history.append((rec.position, state.peek("witnesses", "current")))
                 collector.observe(rec, state)
             replay_seconds += time.perf_counter() - r0
-            verified += len(res.records)
-            ctx.progress.advance("verify", len(res.records))
+            verified += len(records)
+            ctx.progress.advance("verify", len(records))
     finally:
         if collecting:
             gc.enable()

@@ -26,9 +26,14 @@ Per log (:func:`replay_checked`): the ``prev`` chain and the rule engine
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
+import json.encoder
+import json.scanner
 import re
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from typing import Any, NamedTuple
 
 import nacl.exceptions
@@ -40,7 +45,7 @@ from ledger.c2sp.checkpoint import Checkpoint, open_checkpoint
 from ledger.c2sp.note import NoteVerifier
 from ledger.c2sp.policy import Policy
 from ledger.c2sp.trust import check_trust
-from ledger.canonical import canonical_value
+from ledger.canonical import _ASTRAL, _DECODER, _Undecided, canonical_value
 from ledger.errors import CivicError, InputError, SignatureError
 from ledger.keys import public_key_of
 from ledger.merkle import NodeId
@@ -55,15 +60,18 @@ __all__ = [
     "BundleResult",
     "CheckedRecord",
     "authenticate_tiles",
+    "canonical_record",
     "check_cosignatures",
     "check_entry",
     "check_entry_exact",
     "check_log_signature",
+    "expand_records",
     "fresh_state",
     "node_from_tiles",
     "perfect_root",
     "replay_checked",
     "tile_refs",
+    "verify_bundle_compact",
     "verify_bundle_data",
     "witness_policy",
 ]
@@ -92,9 +100,44 @@ class CheckedRecord(NamedTuple):
     code: str | None = None
     rule: str | None = None
     message: str | None = None
+    # ``time`` parsed, once, in the pool: the replay and the warnings need it as a datetime.
+    when: datetime | None = None
 
 
 # --- records -------------------------------------------------------------------------------
+
+# ledger.canonical's decoder and encoder, called through their C parts directly: the Python
+# wrappers (whitespace skipping, the encoder built anew per call) cost about 40% of the
+# check. Same hooks, same settings, so the same answers (tests/test_audit_verify.py).
+# (Typeshed does not declare the C parts: they are looked up by name.)
+_c_scanner: Any = getattr(json.scanner, "c_make_scanner", None)
+_c_encoder: Any = getattr(json.encoder, "c_make_encoder", None)
+_SCAN: Any = _c_scanner(_DECODER) if _c_scanner else None
+_C_ENCODE: Any = (
+    _c_encoder(None, None, json.encoder.encode_basestring, None, ":", ",", True, False, True)
+    if _c_encoder
+    else None
+)
+
+
+def canonical_record(data: bytes) -> Any | None:
+    """``ledger.canonical.canonical_value`` of ``data``, faster: the parsed value if ``data``
+    is certainly JCS canonical, None if not or undecided (the caller then takes the exact
+    path)."""
+    if _SCAN is None or _C_ENCODE is None:  # pragma: no cover - CPython without _json
+        return canonical_value(data)
+    # Records are mostly ASCII, which isascii() tells at memory speed.
+    if not data.isascii() and _ASTRAL.search(data):
+        return None
+    try:
+        text = data.decode("utf-8")
+        value, end = _SCAN(text, 0)
+        if end != len(text) or "".join(_C_ENCODE(value, 0)) != text:
+            return None
+    except (_Undecided, StopIteration, ValueError):  # JSONDecodeError is a ValueError
+        return None
+    return value
+
 
 _verify_keys: dict[str, nacl.signing.VerifyKey] = {}
 
@@ -139,12 +182,14 @@ def check_entry_exact(data: bytes, position: int) -> CheckedRecord:
         return CheckedRecord(
             position, rec.index, rec.prev, rec.time, type_, None, code, rule, exc.message
         )
-    return CheckedRecord(position, rec.index, rec.prev, rec.time, env.type, env)
+    return CheckedRecord(
+        position, rec.index, rec.prev, rec.time, env.type, env, when=parse_time(rec.time)
+    )
 
 
 def check_entry(data: bytes, position: int) -> CheckedRecord:
     """Steps 1-2 for the entry at ``position``: the fast path, else the exact one."""
-    value = canonical_value(data)
+    value = canonical_record(data)
     if type(value) is not dict or value.keys() != _RECORD_KEYS:
         return check_entry_exact(data, position)
     index, prev, time, envelope = value["index"], value["prev"], value["time"], value["envelope"]
@@ -154,7 +199,7 @@ def check_entry(data: bytes, position: int) -> CheckedRecord:
     if type(prev) is not str or not _HEX64.match(prev) or type(envelope) is not dict:
         return check_entry_exact(data, position)
     try:
-        parse_time(time)
+        when = parse_time(time)
         # parse_envelope's own first step (not a copy): one definition of a good envelope.
         st, sigs = _check_shape(envelope)
     except CivicError:
@@ -176,7 +221,7 @@ def check_entry(data: bytes, position: int) -> CheckedRecord:
         hash=hashlib.sha256(statement).hexdigest(),
         signers=frozenset(k for k, _ in sigs),
     )
-    return CheckedRecord(position, index, prev, time, st["type"], env)
+    return CheckedRecord(position, index, prev, time, st["type"], env, when=when)
 
 
 # --- bundles and trees -----------------------------------------------------------------------
@@ -196,6 +241,9 @@ class BundleResult(NamedTuple):
     error: str | None = None
     tile_mismatch: tuple[int, ...] = ()
     tile_error: str | None = None
+    # From the pool (verify_bundle_compact): ``records`` is empty and each checked record is
+    # here, a record that passed steps 1-2 as its statement hash only (see expand_records).
+    compact: list[CheckedRecord | str] | None = None
 
 
 def _node(left: bytes, right: bytes) -> bytes:
@@ -270,6 +318,54 @@ def verify_bundle_data(
         None,
         mismatch,
         tile_error,
+    )
+
+
+def verify_bundle_compact(
+    data: bytes,
+    bundle: int,
+    width: int,
+    tile: bytes | None = None,
+    skip_before: int = 0,
+    keep_nodes: bool = False,
+) -> BundleResult:
+    """:func:`verify_bundle_data` for the process pool: the same checks, a smaller answer.
+
+    Pickling a parsed statement to the parent and back costs about as much as parsing it
+    again there, twice over; so a record that passed steps 1-2 travels as its statement
+    hash, and :func:`expand_records` rebuilds it from the bundle's bytes the parent holds.
+    """
+    res = verify_bundle_data(data, bundle, width, tile, skip_before, keep_nodes)
+    compact = [r if r.envelope is None else r.envelope.hash for r in res.records]
+    return res._replace(records=[], compact=compact)
+
+
+def expand_records(res: BundleResult, data: bytes) -> list[CheckedRecord]:
+    """The checked records of ``res``, rebuilt from ``data`` (the bundle's bytes) where
+    :func:`verify_bundle_compact` sent only a hash: equal to :func:`verify_bundle_data`'s."""
+    if res.compact is None:
+        return res.records
+    entries = decode_bundle(data)
+    first = res.bundle * TILE_WIDTH
+    start = first + len(entries) - len(res.compact)
+    out: list[CheckedRecord] = []
+    for pos, item in enumerate(res.compact, start):
+        out.append(_rebuild(entries[pos - first], pos, item) if isinstance(item, str) else item)
+    return out
+
+
+def _rebuild(entry: bytes, position: int, statement_hash: str) -> CheckedRecord:
+    # The record passed every check in the pool: canonical JSON (so the stock parser reads
+    # the same values), a well-formed envelope, valid base64 signatures, an RFC 3339 time.
+    value = json.loads(entry)
+    env = value["envelope"]
+    st = env["statement"]
+    sigs = tuple((s["key"], base64.b64decode(s["sig"])) for s in env["signatures"])
+    time = value["time"]
+    envelope = Envelope(st, sigs, statement_hash, frozenset(k for k, _ in sigs))
+    when = datetime.fromisoformat(time.replace("Z", "+00:00"))  # as ledger.records.parse_time
+    return CheckedRecord(
+        position, value["index"], value["prev"], time, st["type"], envelope, when=when
     )
 
 
@@ -467,7 +563,8 @@ def replay_checked(
 def _apply(state: State, rec: CheckedRecord, leaf_hex: str, node: str | None) -> list[Finding]:
     assert rec.time is not None and rec.envelope is not None
     pos = rec.position
-    ctx = Context(pos, parse_time(rec.time), rec.time, leaf_hex)
+    when = rec.when if rec.when is not None else parse_time(rec.time)
+    ctx = Context(pos, when, rec.time, leaf_hex)
     try:
         apply_envelope(state, rec.envelope, ctx)
     except CivicError as exc:

@@ -84,7 +84,7 @@ def _time_backwards(memory: dict[str, Any], rec: CheckedRecord, state: State) ->
     # the rules but means a clock was reset or records were built elsewhere.
     if rec.time is None:
         return []
-    when: datetime = parse_time(rec.time)
+    when: datetime = rec.when if rec.when is not None else parse_time(rec.time)
     last: tuple[datetime, str] | None = memory.get("last")
     memory["last"] = (when, rec.time)
     if last is None or when >= last[0]:

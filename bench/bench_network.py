@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import httpx
 
 from bench.bench_statements import CHAIR, ORIGIN, envelopes, post_all
+from bench.common import Figure, add_contract_args, percentile, ratio_of, write_results
 from ledger.c2sp.checkpoint import read_checkpoint
 from node.bootstrap import init_community
 from node.launcher import NodeProcess, free_port, start_node, wait_healthy
@@ -110,11 +111,21 @@ def probe(url: str, env: dict[str, Any], watcher: QuorumWatcher) -> float:
     return watcher.when_covered(r.json()["index"]) - acked
 
 
+def _latencies(name: str, xs: list[float]) -> dict[str, float]:
+    nan = float("nan")
+    return {
+        f"{name}_latency": statistics.median(xs) if xs else nan,
+        f"{name}_p90": percentile(xs, 90) if xs else nan,
+        f"{name}_p99": percentile(xs, 99) if xs else nan,
+        f"{name}_n": float(len(xs)),
+    }
+
+
 def run_once(
     statements: int, concurrency: int, probes: int, keep: Path | None = None
 ) -> dict[str, float]:
     load = envelopes(statements)
-    extra = envelopes(2 * probes + statements)
+    extra = envelopes(10 * probes + 2 * statements)
     out: dict[str, float] = {}
     folder: AbstractContextManager[str] = (
         tempfile.TemporaryDirectory(prefix="civic-bench-net-")
@@ -138,29 +149,43 @@ def run_once(
             idle = [probe(procs[0].url, extra[i], watcher) for i in range(probes)]
             out["idle_latency"] = statistics.median(idle)
             # Sustained throughput with witnesses and mirror; probes run beside the load.
-            loaded: list[float] = []
-            stop = threading.Event()
+            n_probe = iter(range(probes, 10 * probes))
 
-            def prober() -> None:
-                i = probes
-                while not stop.is_set() and i < 2 * probes:
-                    loaded.append(probe(procs[0].url, extra[i], watcher))
-                    i += 1
-                    time.sleep(0.05)
+            def loaded(payloads: list[Any], clients: int) -> tuple[float, int, list[float]]:
+                got: list[float] = []
+                stop = threading.Event()
 
-            th = threading.Thread(target=prober)
-            th.start()
-            try:
-                t, n = post_all(procs[0].url, extra[2 * probes :], concurrency)
-            finally:
-                stop.set()
-                th.join()
+                def prober() -> None:
+                    while not stop.is_set():
+                        i = next(n_probe, None)
+                        if i is None:
+                            return
+                        got.append(probe(procs[0].url, extra[i], watcher))
+                        time.sleep(0.05)
+
+                th = threading.Thread(target=prober)
+                th.start()
+                try:
+                    t, n = post_all(procs[0].url, payloads, clients)
+                finally:
+                    stop.set()
+                    th.join()
+                return t, n, got
+
+            t, n, lat = loaded(extra[10 * probes : 10 * probes + statements], concurrency)
             out["witnessed"] = n / t
-            out["loaded_latency"] = statistics.median(loaded) if loaded else float("nan")
+            for k, v in _latencies("loaded", lat).items():
+                out[k] = v
+            # bench_statements' array load: arrays of 100 from 4 clients.
+            rest = extra[10 * probes + statements :]
+            t, n, lat = loaded([rest[i : i + 100] for i in range(0, len(rest), 100)], 4)
+            out["arrays_rate"] = n / t
+            for k, v in _latencies("arrays", lat).items():
+                out[k] = v
             # The mirror converges after the load.
-            size = httpx.get(procs[0].url + "/healthz").json()["size"]
+            size = httpx.get(procs[0].url + "/healthz", timeout=60).json()["size"]
             t0 = time.perf_counter()
-            while httpx.get(procs[-1].url + "/healthz").json()["size"] < size:
+            while httpx.get(procs[-1].url + "/healthz", timeout=60).json()["size"] < size:
                 time.sleep(0.01)
             out["mirror_catchup"] = time.perf_counter() - t0
         finally:
@@ -178,7 +203,10 @@ def main() -> None:
     ap.add_argument("--probes", type=int, default=20)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--keep", type=Path, help="Make the nodes' folders (and logs) here.")
+    add_contract_args(ap)
     args = ap.parse_args()
+    if args.quick:
+        args.statements, args.runs, args.probes = 2000, 1, 10
     runs = [
         run_once(args.statements, args.concurrency, args.probes, args.keep)
         for _ in range(args.runs)
@@ -193,8 +221,32 @@ def main() -> None:
     ratio = statistics.median(r["witnessed"] / r["alone"] for r in runs)
     print(f"ratio witnessed / alone:           {ratio:8.2f}")
     print(f"ack -> quorum checkpoint, idle:    {med('idle_latency') * 1000:8.1f} ms (median)")
-    print(f"ack -> quorum checkpoint, loaded:  {med('loaded_latency') * 1000:8.1f} ms (median)")
+    print(f"ack -> quorum checkpoint, loaded:  {med('loaded_latency') * 1000:8.1f} ms (median), "
+          f"p90 {med('loaded_p90') * 1000:.1f}, p99 {med('loaded_p99') * 1000:.1f}")  # fmt: skip
+    print(f"arrays of 100 from 4 clients:      {med('arrays_rate'):8,.0f} statements/s")
+    print(f"ack -> quorum checkpoint, arrays:  {med('arrays_latency') * 1000:8.1f} ms (median), "
+          f"p90 {med('arrays_p90') * 1000:.1f}, p99 {med('arrays_p99') * 1000:.1f}, "
+          f"{med('arrays_n'):.0f} probes")  # fmt: skip
     print(f"mirror caught up after the load:   {med('mirror_catchup') * 1000:8.1f} ms (median)")
+    alone = med("alone")
+    write_results(args.json, [
+        Figure("network", f"single submissions with 3 witnesses + mirror, {args.concurrency} "
+               "clients", round(med("witnessed")), "statements/s", "sequencer alone",
+               round(alone), ratio_of(med("witnessed"), alone)),
+        Figure("network", "ack -> quorum checkpoint, idle", round(med("idle_latency") * 1000, 1),
+               "ms", higher_is_better=False),
+        Figure("network", "ack -> quorum checkpoint, under load",
+               round(med("loaded_latency") * 1000, 1), "ms", "target", 100.0,
+               ratio_of(med("loaded_latency") * 1000, 100.0), higher_is_better=False,
+               notes=f"median of the probes (p90 {med('loaded_p90') * 1000:.0f} ms, "
+               f"p99 {med('loaded_p99') * 1000:.0f} ms); ratio < 1 meets the target"),
+        Figure("network", "ack -> quorum checkpoint, under arrays of 100 (4 clients)",
+               round(med("arrays_latency") * 1000, 1), "ms", "target", 100.0,
+               ratio_of(med("arrays_latency") * 1000, 100.0), higher_is_better=False,
+               notes=f"median of {med('arrays_n'):.0f} probes (p90 "
+               f"{med('arrays_p90') * 1000:.0f} ms, p99 {med('arrays_p99') * 1000:.0f} ms) "
+               f"beside {med('arrays_rate'):,.0f} statements/s"),
+    ])  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import median, row
+from bench.common import Figure, add_contract_args, median, row, write_results
 from client.http import NodeClient
 from ledger.keys import KeyPair, keypair_from_seed
 from ledger.records import format_time
@@ -35,7 +35,8 @@ from node.bootstrap import init_community
 from node.launcher import start_node
 
 ORIGIN = "bench.example/voting"
-CIVIC = ROOT / ".venv" / "bin" / "civic"
+# `civic` of this tree (python -m cli.main from ROOT), so a worktree runs its own code.
+CIVIC = [sys.executable, "-m", "cli.main"]
 
 
 def keys(n: int, label: str) -> list[KeyPair]:
@@ -58,9 +59,11 @@ def post_all(c: NodeClient, envs: list[dict[str, Any]], batch: int) -> float:
 
 
 def tally(url: str, ballot: str, full: bool) -> tuple[float, dict[str, Any]]:
-    args = [str(CIVIC), "ballot", "tally", "--ballot", ballot, "--node", url, "--json"]
+    args = [*CIVIC, "ballot", "tally", "--ballot", ballot, "--node", url, "--json"]
     t = time.perf_counter()
-    out = subprocess.run([*args, *(["--full"] if full else [])], capture_output=True, check=False)
+    out = subprocess.run(
+        [*args, *(["--full"] if full else [])], capture_output=True, check=False, cwd=ROOT
+    )
     dt = time.perf_counter() - t
     if out.returncode != 0:
         raise SystemExit(f"civic ballot tally failed: {out.stderr.decode()[-500:]}")
@@ -72,8 +75,12 @@ def main() -> None:
     ap.add_argument("--residents", type=int, default=10_000)
     ap.add_argument("--batch", type=int, default=1000, help="envelopes per POST (max 1000)")
     ap.add_argument("--runs", type=int, default=3, help="tally runs (median)")
+    add_contract_args(ap)
     args = ap.parse_args()
+    if args.quick:
+        args.residents, args.runs = min(args.residents, 2000), 1
     n = args.residents
+    figures: list[Figure] = []
     chair = keys(1, "bench-chair")[0]
     people = keys(n, "bench-resident")
     with tempfile.TemporaryDirectory(prefix="civic-bench-voting-") as d:
@@ -91,6 +98,8 @@ def main() -> None:
                 ]
                 dt = post_all(c, enrol, min(args.batch, 1000))
                 print(row("enrolments accepted", f"{n / dt:,.0f}/s", f"{dt:.1f}s"))
+                figures.append(Figure("voting", f"enrolments over HTTP, arrays of {args.batch}",
+                                      round(n / dt), "statements/s"))  # fmt: skip
                 closes = format_time(datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1))
                 body = {
                     "kind": "yes_no",
@@ -111,13 +120,15 @@ def main() -> None:
                 print(row("signing the votes (client)", f"{time.perf_counter() - t:.1f}s"))
                 dt = post_all(c, votes, args.batch)
                 print(row("votes accepted over HTTP", f"{n / dt:,.0f}/s", f"{dt:.1f}s"))
+                figures.append(Figure("voting", f"votes over HTTP, arrays of {args.batch}",
+                                      round(n / dt), "statements/s"))  # fmt: skip
                 size = c.get_json("/healthz")["size"]
             print(f"\n# civic ballot tally from a second process, log of {size:,} records")
             print(row("mode", "median s", "runs"))
             startup = []
             for _ in range(args.runs):
                 t = time.perf_counter()
-                subprocess.run([str(CIVIC), "--version"], capture_output=True, check=True)
+                subprocess.run([*CIVIC, "--version"], capture_output=True, check=True, cwd=ROOT)
                 startup.append(time.perf_counter() - t)
             print(
                 row(
@@ -135,8 +146,12 @@ def main() -> None:
                     times.append(dt)
                 name = "--full (replay all)" if full else "default (ballot range)"
                 print(row(name, f"{median(times):.2f}", ", ".join(f"{x:.2f}" for x in times)))
+                figures.append(Figure("voting", f"civic ballot tally {name}, {size:,} records",
+                                      round(median(times), 3), "s", higher_is_better=False,
+                                      notes="includes CLI startup"))  # fmt: skip
         finally:
             node.stop()
+    write_results(args.json, figures)
 
 
 if __name__ == "__main__":

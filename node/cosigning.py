@@ -10,6 +10,14 @@ the newest checkpoint, a witness that comes back catches up in one request.
 :class:`CosignatureBook` keeps the cosignatures (one table beside the log's checkpoints)
 and :class:`WitnessedLog` serves every checkpoint with the cosignatures collected for it,
 so ``/log/checkpoint`` is the cosigned note (C2SP tlog-cosignature lines appended).
+
+Pushing the records: a worker sends the records the witness has not cosigned yet along with
+the checkpoint (``<prefix>/add-checkpoint-entries``: the add-checkpoint body, then a C2SP
+entry bundle), so the witness replays them at once instead of fetching them back from a
+sequencer that is busy writing; only the new records travel, not the partial bundle again.
+The witness uses them only if they hash to the signed root, so nothing is trusted that was
+not before. A witness that does not answer with the ``Civic-Entries`` header does not know
+the extension and gets the plain C2SP request from then on.
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ from ledger.c2sp.witness import SIZE_MEDIA_TYPE, format_add_checkpoint
 from ledger.errors import CivicError, InputError
 from ledger.log import Log
 from ledger.storage import CosignatureStorage
+from ledger.tiles import encode_bundle
 from ledger.witness_policy import witness_submission_prefix
 
 __all__ = [
@@ -43,6 +52,13 @@ log = logging.getLogger("civic.cosigning")
 
 # Recent checkpoint sizes whose cosignatures stay in memory (older ones are read on demand).
 _CACHE_SIZES = 4096
+# The records pushed with a checkpoint: at most this many (node.replica.OFFER_MAX) and bytes;
+# a witness further behind fetches them through the tiles API as before.
+PUSH_MAX_ENTRIES = 4096
+PUSH_MAX_BYTES = 4 * 1024 * 1024
+ENTRIES_HEADER = "Civic-Entries"
+CHECKPOINT_LENGTH = "Civic-Checkpoint-Length"
+ENTRIES_FROM = "Civic-Entries-From"
 
 
 def _slot(sig: NoteSignature) -> str:
@@ -60,6 +76,7 @@ class CosignatureBook:
         self.db = store
         self.policy = policy
         self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
         self._sigs: dict[int, dict[str, NoteSignature]] = {}
         self._witnessed: int | None = None
         top = store.latest_cosigned_size()
@@ -78,11 +95,18 @@ class CosignatureBook:
         with self._lock:
             if _slot(sig) in self._sigs.get(size, {}):
                 return False
-            self.db.add_cosignature(size, _slot(sig), sig.line())
             self._remember(size, sig)
             if self._meets_quorum(size) and (self._witnessed is None or size > self._witnessed):
                 self._witnessed = size
-            return True
+        # Served from memory at once, stored after: a cosignature proves itself (the
+        # witness's key signs the checkpoint), so one served and then lost with the node
+        # misleads no one, and the witness cosigns the same checkpoint again when asked.
+        # Waiting for this commit, behind the sequencer's appends for the one SQLite
+        # writer, was part of every acknowledgement -> quorum delay. One writer at a time
+        # still: the witness workers must not all queue on SQLite's lock beside the appends.
+        with self._write_lock:
+            self.db.add_cosignature(size, _slot(sig), sig.line())
+        return True
 
     def signatures(self, size: int) -> list[NoteSignature]:
         """The cosignatures held for the checkpoint of ``size``."""
@@ -189,6 +213,9 @@ class _WitnessWorker(threading.Thread):
         self.spec = (witness["name"], witness["vkey"], witness["url"])
         self.witness_name = witness["name"]
         self.url = witness_submission_prefix(witness["url"]) + "/add-checkpoint"
+        self.push_url = self.url + "-entries"
+        # Until the witness shows it does not know the extension.
+        self.push = owner.push
         self.verifier = parse_cosigner_vkey(witness["vkey"])
         # The size this witness last cosigned (the next request's old size); learnt from
         # storage, then from its answers (C2SP tlog-witness: 409 carries its size).
@@ -234,7 +261,8 @@ class _WitnessWorker(threading.Thread):
         cp = parse_checkpoint(text)
         old = self.known if self.known is not None and self.known <= cp.size else 0
         proof = log_.consistency_proof(old, cp.size) if 0 < old < cp.size else []
-        r = http.post(self.url, content=format_add_checkpoint(old, proof, note))
+        body = format_add_checkpoint(old, proof, note)
+        r = self._post(http, body, old, cp.size)
         if r.status_code == 200:
             sigs = [
                 s
@@ -265,6 +293,27 @@ class _WitnessWorker(threading.Thread):
         self.error = f"HTTP {r.status_code}: {r.text[:300]}"
         return False
 
+    def _post(self, http: httpx.Client, body: bytes, old: int, size: int) -> httpx.Response:
+        """The add-checkpoint request, with the records ``old..size-1`` pushed if they fit."""
+        if self.push and old < size <= old + PUSH_MAX_ENTRIES:
+            entries = self.owner.log.entries(old, size)
+            bundle = encode_bundle(entries)
+            if len(entries) == size - old and len(bundle) <= PUSH_MAX_BYTES:
+                r = http.post(
+                    self.push_url,
+                    content=body + bundle,
+                    headers={
+                        "Content-Type": "application/octet-stream",
+                        CHECKPOINT_LENGTH: str(len(body)),
+                        ENTRIES_FROM: str(old),
+                    },
+                )
+                if ENTRIES_HEADER in r.headers:
+                    return r
+                log.info("witness %s does not take pushed records", self.witness_name)
+                self.push = False
+        return http.post(self.url, content=body)
+
     def status(self) -> WitnessStatus:
         return WitnessStatus(self.witness_name, self.url, self.cosigned, self.error)
 
@@ -283,8 +332,10 @@ class CheckpointCollector:
         witnesses: Callable[[], list[dict[str, str]]],
         retry_max: float = 5.0,
         timeout: float = 30.0,
+        push: bool = True,
     ) -> None:
         self.log = log_
+        self.push = push
         self.book = book
         self.witnesses = witnesses
         self.retry_max = retry_max

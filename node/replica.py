@@ -52,6 +52,9 @@ __all__ = ["HttpSource", "Replica", "ReplicaLog", "Source", "check_own_bundle"]
 
 log = logging.getLogger("civic.replica")
 
+# The most entries a replica keeps from one push (node.cosigning sends at most this many).
+OFFER_MAX = 4096
+
 
 class _ReplayedSignature:
     """Stands in for the log's signer: it "signs" only the checkpoint the log really signed.
@@ -234,6 +237,9 @@ class Replica:
         self.origin = log_.origin
         self.lock = threading.RLock()
         self.state = self._load_state()
+        # Entries pushed with a checkpoint (first index, entries): used in place of a fetch
+        # when they extend our tree to the signed root, dropped otherwise. Never trusted.
+        self._offered: tuple[int, list[bytes]] | None = None
 
     def _load_state(self) -> State:
         state = self.store.read_state(self.rules)
@@ -250,6 +256,39 @@ class Replica:
             self.source.close()
 
     # --- syncing ----------------------------------------------------------------------
+
+    def offer(self, first: int, entries: Sequence[bytes]) -> bool:
+        """Keep ``entries`` (claimed to be records ``first``, ``first + 1``, ...) for the next
+        :meth:`sync_to`, which uses them instead of fetching the same records from the log.
+
+        Whoever pushes them is not trusted: they are used only if they extend this
+        replica's tree to exactly a root the log signed (and are then replayed like fetched
+        ones); otherwise they are dropped and the records fetched, with no evidence held
+        against the log. False when they cannot be of use (not contiguous with the tree).
+        """
+        with self.lock:
+            size = self.log.size
+            if not entries or len(entries) > OFFER_MAX or not first <= size < first + len(entries):
+                return False
+            self._offered = (first, list(entries))
+            return True
+
+    def _take_offered(self, lo: int, hi: int) -> list[bytes] | None:
+        offered, self._offered = self._offered, None
+        if offered is None:
+            return None
+        first, got = offered
+        if first > lo or first + len(got) < hi:
+            return None
+        return got[lo - first : hi - first]
+
+    def _extends_to(self, entries: list[bytes], cp: Checkpoint) -> list[bytes] | None:
+        """The leaf hashes of ``entries`` if they extend our tree to ``cp``'s root."""
+        frontier = self.log.compact_range(self.log.size)
+        leaves = [merkle.leaf_hash(e) for e in entries]
+        for lh in leaves:
+            frontier.append(lh)
+        return leaves if frontier.root() == cp.root_hash else None
 
     def open(self, note: bytes) -> tuple[Checkpoint, bytes]:
         """Verify the log's signature on ``note``; the checkpoint and the log-only note."""
@@ -273,16 +312,19 @@ class Replica:
                 if cp.size and self.log.root_at(cp.size) != cp.root_hash:
                     self._equivocation(cp, log_note)
                 return cp
+            # 2. The missing entries: pushed with the checkpoint, if they prove to be the
+            #    signed ones (3.); else fetched through the tiles API.
+            pushed = self._take_offered(size, cp.size)
+            leaves = None if pushed is None else self._extends_to(pushed, cp)
+            if pushed is not None and leaves is not None:
+                self._replay_and_store(pushed, leaves, cp, log_note)
+                return cp
             if self.source is None:
                 raise NetworkError("this replica has no log URL to fetch entries from")
-            # 2. Fetch the missing entries through the tiles API.
             entries = self._fetch(size, cp.size, log_note)
             # 3. They must extend our tree to exactly the signed root.
-            frontier = self.log.compact_range(self.log.size)
-            leaves = [merkle.leaf_hash(e) for e in entries]
-            for lh in leaves:
-                frontier.append(lh)
-            if frontier.root() != cp.root_hash:
+            leaves = self._extends_to(entries, cp)
+            if leaves is None:
                 reason = (
                     f"the entries {size}..{cp.size - 1} served by {self.source.url} do not "
                     f"hash to the root of the log's signed checkpoint of size {cp.size}"

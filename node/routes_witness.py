@@ -8,9 +8,10 @@ import anyio
 from fastapi import APIRouter, Depends, Request, Response
 
 from ledger.c2sp.witness import SIZE_MEDIA_TYPE
-from ledger.errors import NotFoundError
+from ledger.errors import InputError, NotFoundError
 from node import schemas as S
 from node.context import NodeContext, get_ctx
+from node.cosigning import CHECKPOINT_LENGTH, ENTRIES_FROM, ENTRIES_HEADER
 
 __all__ = ["router"]
 
@@ -70,3 +71,57 @@ async def add_checkpoint(request: Request, ctx: Ctx) -> Response:
         return Response(b"request too large\n", status_code=413, media_type="text/plain")
     res = await anyio.to_thread.run_sync(witness.add_checkpoint, body)
     return Response(res.body, status_code=res.status, media_type=res.media_type)
+
+
+# civic's extension (node.cosigning, "Pushing the records"): the same request with the
+# new records after it.
+
+
+@router.post(
+    "/add-checkpoint-entries",
+    response_class=Response,
+    responses=_ANSWERS,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/octet-stream": {"schema": {"type": "string"}}},
+        },
+        "parameters": [
+            {"name": CHECKPOINT_LENGTH, "in": "header", "required": True,
+             "schema": {"type": "integer"}, "description": "bytes of the add-checkpoint body"},
+            {"name": ENTRIES_FROM, "in": "header", "required": True,
+             "schema": {"type": "integer"}, "description": "index of the first pushed record"},
+        ],
+    },
+)  # fmt: skip
+async def add_checkpoint_entries(request: Request, ctx: Ctx) -> Response:
+    """``add-checkpoint`` followed by the new records (a C2SP entry bundle).
+
+    Body: the add-checkpoint body (``Civic-Checkpoint-Length`` bytes), then the records from
+    index ``Civic-Entries-From`` on. The records are used only if they hash to the signed
+    root; the answer is the one ``add-checkpoint`` gives.
+    """
+    witness = ctx.services.get("witness")
+    if witness is None:
+        raise NotFoundError("this node is not a witness")
+    try:
+        length = int(request.headers[CHECKPOINT_LENGTH])
+        first = int(request.headers[ENTRIES_FROM])
+    except (KeyError, ValueError) as exc:
+        raise InputError(
+            f"add-checkpoint-entries needs integer {CHECKPOINT_LENGTH} and {ENTRIES_FROM} headers"
+        ) from exc
+    if not 0 < length <= MAX_BODY or first < 0:
+        raise InputError(f"{CHECKPOINT_LENGTH} must be 1 to {MAX_BODY}, {ENTRIES_FROM} >= 0")
+    body = await request.body()
+    if length > len(body):
+        raise InputError(f"the body is shorter than {CHECKPOINT_LENGTH} ({length} bytes)")
+    res = await anyio.to_thread.run_sync(
+        witness.add_checkpoint_with_entries, body[:length], first, body[length:]
+    )
+    return Response(
+        res.body,
+        status_code=res.status,
+        media_type=res.media_type,
+        headers={ENTRIES_HEADER: "1"},
+    )

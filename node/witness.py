@@ -13,6 +13,7 @@ inserting happen under one lock, which rules out the rollback race the spec desc
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -41,6 +42,7 @@ from ledger.evidence import equivocation
 from ledger.files import write_atomic
 from ledger.records import format_time
 from ledger.storage import WitnessStorage
+from ledger.tiles import decode_bundle
 from node.config import WITNESS_KEY_FILE, NodeConfig, save_config
 from node.evidence import EvidenceStore
 from node.problems import problem_type
@@ -126,6 +128,21 @@ class Witness:
             return self._add_checkpoint(body)
         except CivicError as exc:
             return _problem(exc.status, exc.title, exc.message)
+
+    def add_checkpoint_with_entries(
+        self, body: bytes, first: int, bundle: bytes
+    ) -> WitnessResponse:
+        """``add-checkpoint`` with the new records pushed along (civic's extension).
+
+        ``bundle`` (a C2SP entry bundle of the records from ``first`` on) spares the replica
+        the round trip back to a busy log for them; they count only if they hash to the
+        signed root (:meth:`node.replica.Replica.offer`), so the answer is exactly the one
+        :meth:`add_checkpoint` would give. Entries that cannot be read are ignored.
+        """
+        if self.replica is not None:
+            with contextlib.suppress(InputError):  # unreadable: fetched as usual instead
+                self.replica.offer(first, decode_bundle(bundle))
+        return self.add_checkpoint(body)
 
     def _add_checkpoint(self, body: bytes) -> WitnessResponse:
         # 1. Parse the body: old size line, proof lines, empty line, checkpoint note.

@@ -16,14 +16,17 @@ from audits.findings import CODES, Finding, Severity, finding, verdict
 from audits.verify import (
     BundleResult,
     authenticate_tiles,
+    canonical_record,
     check_cosignatures,
     check_entry,
     check_entry_exact,
     check_log_signature,
+    expand_records,
     node_from_tiles,
     perfect_root,
     replay_checked,
     tile_refs,
+    verify_bundle_compact,
     verify_bundle_data,
     witness_policy,
 )
@@ -80,6 +83,8 @@ def test_fast_canonical_check_never_accepts_what_rfc8785_refuses(value: Any, for
     if got is not None:
         assert _jcs_or_none(json.loads(data)) == data
         assert got == json.loads(data)
+    # The audit's own faster check (the C codec called directly) answers the same.
+    assert canonical_record(data) == got
 
 
 @pytest.mark.parametrize(
@@ -98,6 +103,12 @@ def test_fast_canonical_check_never_accepts_what_rfc8785_refuses(value: Any, for
 )
 def test_fast_canonical_check_defers_edge_cases(text: str) -> None:
     assert canonical_value(text.encode("utf-8")) is None
+    assert canonical_record(text.encode("utf-8")) is None
+
+
+@pytest.mark.parametrize("text", ['{"a":1} ', ' {"a":1}', '{"a":1}{', "", "[1,", '{"a":1,}'])
+def test_audit_canonical_check_refuses_what_is_not_one_value(text: str) -> None:
+    assert canonical_record(text.encode("utf-8")) is None
 
 
 # --- records: the fast path agrees with the ledger's functions ------------------------------
@@ -277,6 +288,27 @@ def test_bundle_verification_hashes_and_compares() -> None:
     lv = [merkle.leaf_hash(struct.pack(">I", i)) for i in range(TILE_WIDTH)]
     assert res2.top == merkle.root_from_leaves(lv) and res2.nodes is None
     assert all(r.code == "record.malformed" for r in res2.records)
+
+
+@pytest.mark.parametrize("skip", [0, 3, 7])
+def test_compact_pool_answer_expands_to_the_same_records(skip: int) -> None:
+    # Good and bad records mixed, as the pool sees them; the same bundle both ways.
+    entries = _mutations()
+    data = encode_bundle(entries)
+    full = verify_bundle_data(data, 0, len(entries), skip_before=skip)
+    compact = verify_bundle_compact(data, 0, len(entries), skip_before=skip)
+    assert compact.records == [] and compact.compact is not None
+    assert any(isinstance(x, str) for x in compact.compact)
+    assert any(not isinstance(x, str) for x in compact.compact)
+    assert compact._replace(compact=None) == full._replace(records=[])
+    got = expand_records(compact, data)
+    assert len(got) == len(full.records) == len(entries) - skip
+    for a, b in zip(got, full.records, strict=True):
+        assert a[:5] == b[:5] and a[6:] == b[6:]
+        assert (a.envelope is None) == (b.envelope is None)
+        if a.envelope is not None and b.envelope is not None:
+            assert a.envelope == b.envelope
+    assert expand_records(full, data) == full.records
 
 
 # --- replay ---------------------------------------------------------------------------------

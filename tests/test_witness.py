@@ -42,12 +42,13 @@ from ledger.records import build_record, format_time
 from ledger.sql import SqlStore
 from ledger.statements import make_statement, sign_envelope
 from ledger.storage import StateChange
-from ledger.tiles import decode_bundle
+from ledger.tiles import decode_bundle, encode_bundle
 from ledger.witness_policy import policy_from_genesis
 from node.app import create_app
 from node.bootstrap import init_community
 from node.config import load_log_key
 from node.context import NodeContext, open_context
+from node.cosigning import CheckpointCollector, _WitnessWorker
 from node.witness import Witness, init_witness
 from rules import community_rules
 from tests.factory import key
@@ -498,3 +499,110 @@ def test_signed_checkpoint_inside_the_replica_with_another_root_is_evidence(
     ev = evidence_from_json(item)
     assert ev.prefix_root == seq.log.root_at(3) and len(ev.notes) == 2
     assert "inconsistent" in verify_evidence(ev, seq.log.verifier)
+
+
+# --- records pushed with the checkpoint (node.cosigning, "Pushing the records") ------------
+
+
+class CountingSource(LogSource):
+    """A LogSource that counts the bundles fetched through it."""
+
+    def __init__(self, log: Log) -> None:
+        super().__init__(log)
+        self.fetched = 0
+
+    def bundle(self, index: int, width: int) -> list[bytes]:
+        self.fetched += 1
+        return super().bundle(index, width)
+
+
+def collector_of(seq: NodeContext) -> CheckpointCollector:
+    """The sequencer's cosignature collector, not started (its workers are driven by hand)."""
+    return CheckpointCollector(seq.log, seq.services["book"], lambda: WITNESSES)
+
+
+def push_all(seq: NodeContext, w: Witness, entries: list[bytes] | None = None) -> Any:
+    """Like cosign_all, with the records the witness lacks pushed along."""
+    latest = w.latest()
+    old = 0 if latest is None else latest.size
+    size = seq.log.size
+    proof = seq.log.consistency_proof(old, size) if 0 < old < size else []
+    body = format_add_checkpoint(old, proof, seq.log.signed_checkpoint())
+    pushed = seq.log.entries(old, size) if entries is None else entries
+    return w.add_checkpoint_with_entries(body, old, encode_bundle(pushed))
+
+
+def test_pushed_records_are_replayed_without_fetching(seq: NodeContext, wctx: NodeContext) -> None:
+    source = CountingSource(seq.log)
+    wctx.services["replica"].source = source
+    w = witness_of(wctx)
+    enrol(seq, "p1", "p2", "p3")
+    assert push_all(seq, w).status == 200
+    enrol(seq, "p4", "p5")
+    res = push_all(seq, w)
+    assert res.status == 200, res.body
+    (sig,) = parse_signature_lines(res.body)
+    assert (
+        SIGNERS[0].verifier().verify_cosignature(parse_note(seq.log.signed_checkpoint()).text, sig)
+    )
+    assert source.fetched == 0
+    assert wctx.log.root() == seq.log.root()
+    assert wctx.state().rows("member") == seq.state().rows("member")
+
+
+@pytest.mark.parametrize("how", ["altered", "short", "garbage"])
+def test_pushed_records_that_are_not_the_signed_ones_are_fetched_instead(
+    seq: NodeContext, wctx: NodeContext, how: str
+) -> None:
+    source = CountingSource(seq.log)
+    wctx.services["replica"].source = source
+    w = witness_of(wctx)
+    enrol(seq, "q1", "q2")
+    good = seq.log.entries(0, seq.log.size)
+    pushed = {
+        "altered": [*good[:-1], good[-1].replace(b'"index":', b'"index": ')],
+        "short": good[:-1],
+        "garbage": [b"\xff" * 40],
+    }[how]
+    res = push_all(seq, w, pushed)
+    assert res.status == 200, res.body
+    assert source.fetched == 1
+    # Whoever pushed the records is not the log: nothing is held against the log.
+    assert wctx.services["evidence"].count() == 0
+    assert wctx.log.root() == seq.log.root()
+    assert wctx.state().rows("member") == seq.state().rows("member")
+
+
+def test_worker_pushes_records_to_a_witness_that_has_no_log_url(
+    tmp_path: Path, seq: NodeContext
+) -> None:
+    wdir = tmp_path / "w-push"
+    init_witness(wdir, SIGNERS[1].name, log_vkey=seq.cfg.log_vkey, signer=SIGNERS[1])
+    worker = _WitnessWorker(collector_of(seq), WITNESSES[1])
+    with TestClient(create_app(wdir)) as witness_http:
+        wctx = witness_http.app.state.ctx  # type: ignore[attr-defined]
+        # Without a log to fetch from, only the pushed records can be replayed.
+        assert wctx.services["replica"].source is None
+        for labels in (("s1", "s2"), ("s3",)):
+            enrol(seq, *labels)
+            assert worker._round(witness_http), worker.error
+            assert worker.push and worker.cosigned == seq.log.size
+            assert wctx.log.root() == seq.log.root()
+        assert len(seq.services["book"].signatures(seq.log.size)) == 1
+        r = witness_http.post(
+            "/witness/add-checkpoint-entries",
+            content=b"old 0\n\n",
+            headers={"Civic-Entries-From": "x"},
+        )
+        assert r.status_code == 400 and r.headers["content-type"] == "application/problem+json"
+
+
+def test_worker_falls_back_to_plain_add_checkpoint(tmp_path: Path, seq: NodeContext) -> None:
+    worker = _WitnessWorker(collector_of(seq), WITNESSES[1])
+    enrol(seq, "t1")
+    # A node that is not a witness does not answer the extension: the worker stops using it.
+    other = tmp_path / "other"
+    init_community(other, ORIGIN, [CHAIR])
+    with TestClient(create_app(other)) as not_a_witness:
+        assert not worker._round(not_a_witness)
+    assert worker.push is False
