@@ -17,7 +17,7 @@ from the pool and turns a database failure into :class:`~ledger.errors.StorageEr
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -254,6 +254,9 @@ class SqlStore:
     def __init__(self, url: str) -> None:
         try:
             self.engine: Engine = create_engine(url, pool_pre_ping=False)
+            # Run first inside every batch transaction (node/standby.py: the writer's
+            # fencing token); raising aborts the batch.
+            self.fence: Callable[[Connection], None] | None = None
             if self.engine.dialect.name == "sqlite":
                 event.listen(self.engine, "connect", _sqlite_pragmas)
             self.create_tables(metadata, APPEND_ONLY_TABLES)
@@ -408,6 +411,8 @@ class SqlStore:
         first = batch.entries[0][0] if batch.entries else batch.checkpoint[0]
         n = len(batch.entries)
         with self._begin(f"append of {n} entries at {first}") as conn:
+            if self.fence is not None:
+                self.fence(conn)
             mark = self._mark()
             if batch.entries:
                 conn.exec_driver_sql(
