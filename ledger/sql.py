@@ -17,6 +17,7 @@ from the pool and turns a database failure into :class:`~ledger.errors.StorageEr
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -201,6 +202,15 @@ def sqlite_url(path: Path) -> str:
     return f"sqlite+pysqlite:///{path}"
 
 
+def _create_schema(engine: Engine) -> None:
+    # A district keeps each community in its own schema, named by the URL's search_path
+    # (node/district.py); it must exist before the tables can be created in it.
+    found = re.search(r"search_path\s*=\s*([a-z0-9_]+)", str(engine.url.query.get("options", "")))
+    if found:
+        with engine.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{found.group(1)}"'))
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     # WAL lets readers run beside the single writer; synchronous=FULL makes a COMMIT
     # durable on disk before it returns, so an acknowledged append survives kill -9.
@@ -259,6 +269,8 @@ class SqlStore:
             self.fence: Callable[[Connection], None] | None = None
             if self.engine.dialect.name == "sqlite":
                 event.listen(self.engine, "connect", _sqlite_pragmas)
+            else:
+                _create_schema(self.engine)
             self.create_tables(metadata, APPEND_ONLY_TABLES)
         except SQLAlchemyError as exc:
             raise StorageError(f"cannot open database {url!r}: {exc}") from exc

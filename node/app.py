@@ -27,17 +27,36 @@ from node import schemas as S
 from node.context import open_context
 from node.freshness import FreshnessMiddleware
 from node.limits import BodyLimit, JsonLimits
+from node.metrics import CONTENT_TYPE_LATEST, NodeCollector, render
 from node.problems import install_problem_handlers
 
-__all__ = ["MAX_BODY", "WEB_DIR", "create_app"]
+__all__ = [
+    "MAX_BODY",
+    "WEB_DIR",
+    "community_app",
+    "create_app",
+    "install_problem_page",
+    "metrics_response",
+]
 
 MAX_BODY = 8 * 1024 * 1024
 # The community's web page (static files shipped in the package, no build step).
 WEB_DIR = Path(__file__).parent / "web"
 
 
-def create_app(data_dir: Path) -> FastAPI:
-    """A node app over the data folder ``data_dir``; resources open in the lifespan."""
+def create_app(data_dir: Path, json_logs: bool = False) -> FastAPI:
+    """A node app over the data folder ``data_dir``; resources open in the lifespan.
+
+    A district folder (node/district.py) gets the district app: every community under
+    ``/c/{origin}/``; a single community's folder keeps the routes at the root. With
+    ``json_logs``, every request is logged as one JSON line (node/access_log.py).
+    """
+    from node.district import is_district
+
+    if is_district(data_dir):
+        from node.district_app import create_district_app
+
+        return create_district_app(data_dir, json_logs)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -51,6 +70,17 @@ def create_app(data_dir: Path) -> FastAPI:
         finally:
             ctx.close()
 
+    app = community_app(lifespan)
+    if json_logs:
+        from node.access_log import AccessLog
+
+        app.add_middleware(AccessLog)
+    return app
+
+
+def community_app(lifespan: Any = None, servers: list[dict[str, str]] | None = None) -> FastAPI:
+    """One community's API; its ``state.ctx`` (a NodeContext) is set by whoever opens it:
+    the lifespan of a single-community node, or the district app for each community."""
     app = FastAPI(
         title="civic-ledger node",
         version=ledger.__version__,
@@ -117,23 +147,24 @@ def create_app(data_dir: Path) -> FastAPI:
             body["reasons"] = reasons
         return JSONResponse(body, status_code=503 if reasons else 200)
 
-    @app.get(
-        "/problems/{name}",
-        tags=["operations"],
-        response_class=Response,
-        responses={
-            200: S.text_response("what the problem type means"),
-            **S.problems(404, _404="no such problem type"),
-        },
-    )
-    def problem_type_page(name: str) -> Response:
-        """The page of an RFC 9457 problem type: every ``type`` the node answers with."""
-        page = S.problem_page(name)
-        if page is None:
-            raise NotFoundError(f"there is no problem type {name!r}")
-        return Response(page, media_type=S.NOTE)
+    install_problem_page(app)
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        """Prometheus text format: this community's counters and gauges (node/metrics.py)."""
+        ctx = app.state.ctx
+        return metrics_response(NodeCollector(lambda: {ctx.cfg.origin: ctx}))
 
     S.install_openapi(app)
+    if servers:
+        plain = app.openapi
+
+        def with_servers() -> dict[str, Any]:
+            spec = plain()
+            spec["servers"] = servers
+            return spec
+
+        app.openapi = with_servers  # type: ignore[method-assign]
 
     # Outermost last: the body's size is bounded before its JSON is scanned.
     # POST /v1/documents stores its body as given, whatever its media type.
@@ -150,3 +181,28 @@ def create_app(data_dir: Path) -> FastAPI:
 
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY)
     return app
+
+
+def install_problem_page(app: FastAPI) -> None:
+    """``GET /problems/{name}``: the page of each problem type the node answers with."""
+
+    @app.get(
+        "/problems/{name}",
+        tags=["operations"],
+        response_class=Response,
+        responses={
+            200: S.text_response("what the problem type means"),
+            **S.problems(404, _404="no such problem type"),
+        },
+    )
+    def problem_type_page(name: str) -> Response:
+        """The page of an RFC 9457 problem type: every ``type`` the node answers with."""
+        page = S.problem_page(name)
+        if page is None:
+            raise NotFoundError(f"there is no problem type {name!r}")
+        return Response(page, media_type=S.NOTE)
+
+
+def metrics_response(collector: NodeCollector) -> Response:
+    """A scrape of ``collector`` as an HTTP answer."""
+    return Response(render(collector), media_type=CONTENT_TYPE_LATEST)

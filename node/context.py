@@ -257,8 +257,11 @@ def open_context(data_dir: Path, serve: bool = False) -> NodeContext:
 def _open_services(ctx: NodeContext) -> None:
     from node.cosigning import CosignatureBook
     from node.evidence import EvidenceStore
+    from node.metrics import CommunityMetrics
 
     store = ctx.store
+    metrics = CommunityMetrics()
+    ctx.services["metrics"] = metrics
     evidence = EvidenceStore(store)
     ctx.services["evidence"] = evidence
     book = CosignatureBook(store, ctx.policy)
@@ -275,7 +278,9 @@ def _open_services(ctx: NodeContext) -> None:
         if settings is not None:  # node/standby.py: writes only while it holds the lock
             ctx.services["standby"] = open_standby(ctx, settings)
             return
-        ctx.services["sequencer"] = Sequencer(ctx.log, store, private, ctx.rules)
+        seq = Sequencer(ctx.log, store, private, ctx.rules)
+        seq.metrics = metrics
+        ctx.services["sequencer"] = seq
         return
     from node.replica import HttpSource, Replica, ReplicaLog
 

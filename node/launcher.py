@@ -112,12 +112,16 @@ def start_node(
 ) -> NodeProcess:
     """Run ``civic node start`` for ``data_dir`` in a child process and wait until healthy.
 
+    ``data_dir`` may be a single community's data folder or a district folder.
+
     ``role`` (default: the data folder's) is passed as ``--role`` and kept on the result.
     """
     from node.config import load_config
+    from node.district import is_district, load_district
 
     port = port or free_port()
-    role = role or load_config(data_dir).role
+    if role is None:
+        role = load_district(data_dir).role if is_district(data_dir) else load_config(data_dir).role
     args = [
         sys.executable,
         "-m",

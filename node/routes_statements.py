@@ -12,6 +12,7 @@ from ledger.errors import CivicError, InputError, TooLargeError
 from node import schemas as S
 from node.context import NodeContext, get_ctx
 from node.integrity import write_refusal
+from node.metrics import observe_answers
 from node.problems import problem, problem_type
 from node.sequencer import MAX_BATCH, Accepted
 
@@ -139,6 +140,7 @@ async def submit(request: Request, ctx: Ctx) -> JSONResponse:
         {"status": 201, **accepted_body(r)} if isinstance(r, Accepted) else _problem_body(r)
         for r in results
     ]
+    observe_answers(ctx, answers)
     if single:
         a = answers[0]
         if a["status"] != 201:

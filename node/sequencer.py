@@ -13,6 +13,7 @@ import asyncio
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -74,6 +75,8 @@ class Sequencer:
         self.rules = rules
         self.clock = clock
         self.on_batch = on_batch
+        # node/metrics.py CommunityMetrics, set by the node: batch sizes, commit latency.
+        self.metrics: Any = None
         self.state = self._load_state()
         self._queue: queue.Queue[Submission | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="sequencer", daemon=True)
@@ -225,11 +228,14 @@ class Sequencer:
                 return
             change = StateChange(state.take_dirty(), state.size, state.head)
             try:
+                t0 = time.perf_counter()
                 res = self.log.append(records, change, openings)
             except Exception:
                 # The in-memory state ran ahead of a batch that did not commit: reload it.
                 self.state = self._load_state()
                 raise
+        if self.metrics is not None:
+            self.metrics.observe_batch(len(records), time.perf_counter() - t0, res.size)
         for s, idx, leaf in accepted:
             proof = tuple(res.inclusion_proof(idx))
             s.future.set_result(Accepted(idx, leaf, res.size, res.checkpoint, proof))

@@ -222,7 +222,9 @@ class Standby:
         # The token bump ordered every earlier writer's batch before this read (see above).
         self.ctx.log.refresh()
         private = self.ctx.services["private"]
-        self.ctx.services["sequencer"] = Sequencer(self.ctx.log, store, private, self.ctx.rules)
+        seq = Sequencer(self.ctx.log, store, private, self.ctx.rules)
+        seq.metrics = self.ctx.services.get("metrics")
+        self.ctx.services["sequencer"] = seq
         self.state = None
         self.role = "writer"
         log.warning(

@@ -1,6 +1,11 @@
 // The node's own API, same origin only. Counts the bytes fetched (for the cost figures).
 export const stats = { requests: 0, bytes: 0 };
 
+// A district node serves the page of each community under /c/{origin}/: API paths are
+// taken relative to the page's folder ("" on a single-community node at /).
+const BASE = globalThis.location ? new URL(".", globalThis.location.href).pathname.replace(/\/$/, "") : "";
+const at = (path) => (path.startsWith("/") ? BASE + path : path);
+
 export class ApiError extends Error {
   constructor(path, status, detail) {
     super(`${path}: ${status} ${detail}`);
@@ -10,7 +15,7 @@ export class ApiError extends Error {
 }
 
 async function get(path) {
-  const res = await fetch(path, { cache: "no-store", headers: { accept: "application/json, text/plain" } });
+  const res = await fetch(at(path), { cache: "no-store", headers: { accept: "application/json, text/plain" } });
   const buf = new Uint8Array(await res.arrayBuffer());
   stats.requests += 1;
   stats.bytes += buf.length;
@@ -42,7 +47,7 @@ export async function getBytes(path) {
 
 /** GET that also returns the status for endpoints like /healthz that answer 503 with a body. */
 export async function getJsonAnyStatus(path) {
-  const res = await fetch(path, { cache: "no-store" });
+  const res = await fetch(at(path), { cache: "no-store" });
   const buf = new Uint8Array(await res.arrayBuffer());
   stats.requests += 1;
   stats.bytes += buf.length;
@@ -50,7 +55,7 @@ export async function getJsonAnyStatus(path) {
 }
 
 export async function postJson(path, value) {
-  const res = await fetch(path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(value) });
+  const res = await fetch(at(path), { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(value) });
   const body = await res.json().catch(() => ({}));
   if (!res.ok) throw new ApiError(path, res.status, body.detail ?? res.statusText);
   return body;
