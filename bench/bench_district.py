@@ -43,6 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import httpx
+import psycopg
 
 from bench.common import percentile, row
 from client.failover import Ack, FailoverSubmitter
@@ -50,7 +51,7 @@ from ledger import merkle
 from ledger.c2sp.checkpoint import open_checkpoint
 from ledger.c2sp.note import parse_vkey
 from ledger.keys import KeyPair, keypair_from_seed
-from ledger.records import format_time, parse_record
+from ledger.records import format_time, parse_record, parse_time
 from ledger.sql import SqlStore
 from ledger.state import State, replay
 from ledger.statements import make_statement, sign_envelope
@@ -252,16 +253,37 @@ def run(net: Network, residents: int, array: int, clients: int) -> dict[str, Any
     acked_before = len(acks)
     net.writer.kill()
     killed = time.perf_counter()
-    took: dict[str, float] = {}
-    while len(took) < len(net.origins):
-        for o, role in roles(b, [o for o in net.origins if o not in took]).items():
-            if role == "writer":
-                took[o] = time.perf_counter() - killed
+    killed_at = datetime.now(UTC)
+    # When the standby took each community's lock: the time it recorded in civic_writer
+    # (read straight from PostgreSQL, not through the busy HTTP front), plus the seconds
+    # it then took to load the state and start writing (its /healthz took_over_in).
+    locked: dict[str, float] = {}
+    while len(locked) < len(net.origins):
+        for o in net.origins:
+            if o in locked:
+                continue
+            dsn = net.urls[o].replace("postgresql+psycopg://", "postgresql://")
+            with psycopg.connect(dsn, autocommit=True) as conn:
+                claimed = conn.execute(
+                    "SELECT name, since FROM civic_writer WHERE origin = %s", (o,)
+                ).fetchone()
+            if claimed is not None and claimed[0] == "seq-b":
+                locked[o] = (parse_time(claimed[1]) - killed_at).total_seconds()
         if time.perf_counter() - killed > 120:
             raise SystemExit(
-                f"the standby did not take over: {sorted(set(net.origins) - set(took))}"
+                f"the standby did not take over: {sorted(set(net.origins) - set(locked))}"
             )
         time.sleep(0.05)
+    took: dict[str, float] = {}
+    while len(took) < len(net.origins):
+        for o in net.origins:
+            if o not in took:
+                h = httpx.get(f"{b}/c/{o}/healthz", timeout=30).json().get("standby", {})
+                if h.get("role") == "writer" and "took_over_in" in h:
+                    took[o] = locked[o] + float(h["took_over_in"])
+        if time.perf_counter() - killed > 180:
+            raise SystemExit("the standby's communities do not say they write")
+        time.sleep(0.1)
     for t in threads:
         t.join()
     wall = time.perf_counter() - t0

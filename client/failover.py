@@ -50,6 +50,9 @@ class FailoverSubmitter:
         self.give_up = give_up
         self.http = httpx.Client(timeout=timeout)
         self.failovers = 0
+        # A tree size seen before the current submission started: where a statement of
+        # this submission can first be (raised by every acknowledgement).
+        self.floor = 0
 
     def close(self) -> None:
         self.http.close()
@@ -58,23 +61,11 @@ class FailoverSubmitter:
         self.current = (self.current + 1) % len(self.urls)
         self.failovers += 1
 
-    def _size(self) -> int:
-        """The newest tree size any of the nodes serves (0 when none answers)."""
-        best = 0
-        for u in self.urls:
-            try:
-                r = self.http.get(u + "/log/checkpoint", timeout=5.0)
-                if r.status_code == 200:
-                    best = max(best, checkpoint_size(r.content))
-            except httpx.HTTPError:
-                continue
-        return best
-
     def submit(self, envelopes: Sequence[dict[str, Any]]) -> list[Ack | dict[str, Any]]:
         """Submit ``envelopes`` as one array (a single one alone); retry until each is
         acknowledged (an :class:`Ack`) or refused by a rule (its problem, as a dict)."""
         start = time.monotonic()
-        since = self._size()
+        since = self.floor
         pending = dict(enumerate(envelopes))
         out: dict[int, Ack | dict[str, Any]] = {}
         while pending:
@@ -104,6 +95,7 @@ class FailoverSubmitter:
                 status = int(res.get("status", 0))
                 if status == 201:
                     out[i] = Ack(int(res["index"]), res["leaf_hash"], "201", now)
+                    self.floor = max(self.floor, int(res["inclusion_proof"]["tree_size"]))
                     del pending[i]
                 elif status == 409 and "replay" in str(res.get("detail", "")):
                     found = self.locate(pending[i], since)
