@@ -136,6 +136,14 @@ class Election:
             raise StorageError(f"cannot open the standby's lock session: {exc}") from exc
         self._lock = threading.Lock()
 
+    def reconnect(self) -> None:
+        """A new session after the old one failed (PostgreSQL restarted, network cut): a
+        standby must not poll a dead connection forever."""
+        with self._lock:
+            with contextlib.suppress(SQLAlchemyError):
+                self.conn.close()
+            self.conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+
     def try_lock(self) -> bool:
         """Take the lock if it is free (never waits)."""
         with self._lock:
@@ -282,6 +290,10 @@ class Standby:
                         return
                     self.writer = self.election.writer()
                     self._refresh_reads()
+            except SQLAlchemyError as exc:  # the lock session broke: open another one
+                log.warning("standby poll failed (%s); reconnecting", exc)
+                with contextlib.suppress(SQLAlchemyError):
+                    self.election.reconnect()
             except Exception:  # keep standing by; the next poll tries again
                 log.exception("standby poll failed")
 

@@ -153,3 +153,21 @@ def test_standby_on_sqlite_is_refused(tmp_path: Path) -> None:
     save_config(data, cfg)
     with pytest.raises(InputError, match="needs PostgreSQL"):
         open_context(data, serve=True)
+
+
+def test_a_standby_whose_session_broke_reconnects(pg_server: PgServer, tmp_path: Path) -> None:
+    a, b = pair(pg_server, tmp_path)
+    ca = open_context(a, serve=True)
+    cb = open_context(b, serve=True)
+    try:
+        sb = cb.services["standby"]
+        pid = sb.election.conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+        with psycopg.connect(pg_server.admin_dsn, autocommit=True) as conn:
+            conn.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        sb.start()
+        ca.close()
+        wait_for(lambda: sb.role == "writer", "the standby to reconnect and take over")
+        (res,) = cb.services["sequencer"].submit([enrol("after-reconnect")])
+        assert not isinstance(res, CivicError) and res.index == 1
+    finally:
+        cb.close()
