@@ -19,6 +19,7 @@ from cli import (
     log_cmds,
     member_cmds,
     node_cmds,
+    node_ops_cmds,
     statement_cmds,
     trustee_cmds,
     vote_cmds,
@@ -76,6 +77,7 @@ app.add_typer(statement_cmds.app, name="statement", rich_help_panel=COMMITTEE)
 app.add_typer(audit_cmds.app, name="audit", rich_help_panel=AUDITORS)
 app.add_typer(log_cmds.app, name="log", rich_help_panel=AUDITORS)
 app.add_typer(community_cmds.app, name="community", rich_help_panel=OPERATORS)
+node_ops_cmds.register(node_cmds.app)  # restore and fsck join `civic node`
 app.add_typer(node_cmds.app, name="node", rich_help_panel=OPERATORS)
 
 

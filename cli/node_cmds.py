@@ -313,7 +313,7 @@ def add_community_cmd(
 ) -> None:
     """Add a community to a district: a new log (sequencer) or one more log to replicate.
 
-    Restart the district node to serve it.
+    A running district node starts serving it within seconds (it watches district.json).
 
     Example: civic node add-community --data district --origin civic.example/elm-street --committee alice.key
     """

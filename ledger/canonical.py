@@ -23,6 +23,7 @@ __all__ = [
     "check_json_limits",
     "is_canonical",
     "parse_json",
+    "refuse_unreadable_floats",
 ]
 
 # Limits on JSON from outside, checked before parsing: the C codec recurses once per
@@ -59,6 +60,28 @@ def _plain(value: Any) -> bool:
         elif not (v is None or isinstance(v, (str, int))):
             return False
     return True
+
+
+def refuse_unreadable_floats(value: Any) -> None:
+    """InputError if ``value`` holds a float JCS writes as an integer beyond ±(2**53 - 1).
+
+    RFC 8785 writes 2.0**53 as ``9007199254740992`` (Appendix B); parse_json reads that
+    back as an integer outside the I-JSON range, which canonical_json (like rfc8785)
+    refuses. A record holding one could never be checked again (a replay would stop at
+    it), so statements are refused up front (ledger/statements.py).
+    """
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, dict):
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+        elif isinstance(v, float) and v.is_integer() and _INT_MAX < abs(v) < 1e21:
+            raise InputError(
+                f"the number {v!r} is an integer beyond ±(2**53 - 1), which JSON readers do "
+                "not keep exactly; send it as a string"
+            )
 
 
 def canonical_json(value: Any) -> bytes:

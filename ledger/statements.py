@@ -11,12 +11,13 @@ import base64
 import binascii
 import hashlib
 import os
+import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from ledger.canonical import canonical_json
+from ledger.canonical import canonical_json, refuse_unreadable_floats
 from ledger.errors import InputError, SignatureError
 from ledger.keys import KeyPair, is_key_id, verify_signature
 from ledger.records import format_time, parse_time
@@ -34,6 +35,7 @@ __all__ = [
 DOMAIN = b"civic-ledger/statement/v1\n"
 STATEMENT_FIELDS = {"v", "community", "type", "body", "signer", "nonce", "created"}
 MAX_SIGNATURES = 64
+_SIXTEEN_DIGITS = re.compile(rb"[0-9]{16}")
 
 
 def _b64(data: bytes) -> str:
@@ -95,6 +97,9 @@ class Envelope:
     signatures: tuple[tuple[str, bytes], ...]
     hash: str
     signers: frozenset[str]
+    # JCS(to_json()) when known (parse_envelope computes it beside the signing bytes), so
+    # the writer builds a record without canonicalising the envelope again; b"" if not.
+    jcs: bytes = field(default=b"", compare=False, repr=False)
 
     @property
     def type(self) -> str:
@@ -182,12 +187,19 @@ def parse_envelope(env: Any) -> Envelope:
     """
     st, sigs = _check_shape(env)
     msg = signing_bytes(st)
+    if _SIXTEEN_DIGITS.search(msg):  # such a float is written with 16 to 21 digits
+        refuse_unreadable_floats(st)
     for key, sig in sigs:
         if not verify_signature(key, msg, sig):
             raise SignatureError(f"signature by {key} does not verify over this statement")
+    statement = msg[len(DOMAIN) :]
+    # JCS of {"signatures": [...], "statement": ...}: keys in that order, the statement's
+    # bytes as signed; the signatures re-encoded as to_json() writes them.
+    signatures = canonical_json([{"key": k, "sig": _b64(s)} for k, s in sigs])
     return Envelope(
         statement=st,
         signatures=tuple(sigs),
-        hash=hashlib.sha256(msg[len(DOMAIN) :]).hexdigest(),
+        hash=hashlib.sha256(statement).hexdigest(),
         signers=frozenset(k for k, _ in sigs),
+        jcs=b'{"signatures":' + signatures + b',"statement":' + statement + b"}",
     )

@@ -67,6 +67,8 @@ class NodeConfig:
     # records each tick re-verifies (leaf, chain, tree nodes) before it yields.
     integrity_interval: float = 1.0
     integrity_batch: int = 4096
+    # The most of its time the pass may spend checking (it waits longer after a slow tick).
+    integrity_duty: float = 0.1
     # Seconds a peer's signed checkpoint may stay ahead of this node before /healthz says
     # it is degraded (node/freshness.py).
     stale_after: float = 10.0

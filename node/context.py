@@ -170,7 +170,12 @@ class NodeContext:
         from node.integrity import IntegrityPass
 
         check = IntegrityPass(
-            self.log, evidence, self.name, self.cfg.integrity_interval, self.cfg.integrity_batch
+            self.log,
+            evidence,
+            self.name,
+            self.cfg.integrity_interval,
+            self.cfg.integrity_batch,
+            duty=self.cfg.integrity_duty,
         )
         self.services["integrity"] = check
         check.start()

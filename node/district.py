@@ -64,6 +64,10 @@ class DistrictConfig:
     follow: str | None = None
     # Witness district: the name of its cosigning key (witness.key).
     witness_name: str | None = None
+    # Seconds between the running node's looks at this file (communities added), and
+    # between its retries of the communities that failed to open.
+    watch_interval: float = 2.0
+    retry_interval: float = 30.0
 
 
 def is_district(data_dir: Path) -> bool:
@@ -177,7 +181,8 @@ def add_community(
     log_vkey: str | None = None,
     follow: str | None = None,
 ) -> dict[str, Any]:
-    """Add one community to the district; nothing is left behind if it fails.
+    """Add one community to the district; nothing is left behind if it fails. A running
+    district node opens it within ``watch_interval`` seconds.
 
     A sequencer district creates the community (new log key, genesis from ``committee``);
     a witness or mirror district starts replicating the log of ``log_vkey`` (its origin is

@@ -11,7 +11,10 @@ answered with 503 while the others serve.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import threading
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -34,6 +37,14 @@ __all__ = ["COMMUNITY_PREFIX", "District", "create_district_app"]
 log = logging.getLogger("civic.district")
 
 COMMUNITY_PREFIX = "/c/"
+# Requests one community may have in flight at once (beyond its submissions, whose wait
+# for the commit holds no thread): a community whose database hangs then ties up at most
+# this many threads of the pool the sync routes run in, and the others keep answering.
+PER_COMMUNITY_INFLIGHT = 8
+# The pool grows with the district so that every community can use its share and the
+# district's own routes still have threads: idle threads are not created.
+SHARED_THREADS = 32
+MAX_THREADS = 2048
 
 
 @dataclass
@@ -78,6 +89,47 @@ class District:
         return row
 
 
+class Watcher(threading.Thread):
+    """Opens the communities ``civic node add-community`` adds while the node runs, and
+    retries the ones that failed to open (a database that comes back)."""
+
+    def __init__(self, district: District, interval: float, retry: float) -> None:
+        super().__init__(name="district-watcher", daemon=True)
+        self.district = district
+        self.interval = interval
+        self.retry = retry
+        self.stopping = threading.Event()
+        self._next_retry = time.monotonic() + retry
+
+    def run(self) -> None:
+        while not self.stopping.wait(self.interval):
+            try:
+                self.tick()
+            except Exception:  # a half-edited district.json: try again next round
+                log.exception("district watcher")
+
+    def tick(self) -> None:
+        """One round: open what was added; every ``retry`` seconds, retry the failed."""
+        district = self.district
+        for origin in load_district(district.data_dir).communities:
+            if origin in district.origins:
+                continue
+            district.apps[origin] = _app_for(origin)
+            open_community(district, origin)
+            # A new list, swapped in whole: the event loop reads it without a lock.
+            district.origins = [*district.origins, origin]
+            log.warning("community %s added", origin)
+        if district.failed and time.monotonic() >= self._next_retry:
+            self._next_retry = time.monotonic() + self.retry
+            for origin in list(district.failed):
+                district.failed.pop(origin, None)
+                open_community(district, origin)
+
+    def close(self) -> None:
+        self.stopping.set()
+        self.join(timeout=30)
+
+
 class CommunityMount:
     """Routes ``/c/{origin}/rest`` to the community's app as ``/rest``.
 
@@ -89,7 +141,17 @@ class CommunityMount:
     def __init__(self, app: ASGIApp, district: District) -> None:
         self.app = app
         self.district = district
-        self.by_length = sorted(district.origins, key=len, reverse=True)
+        self._origins: list[str] | None = None
+        self._by_length: list[str] = []
+        self.inflight: dict[str, asyncio.Semaphore] = {}
+
+    @property
+    def by_length(self) -> list[str]:
+        """The served origins, longest first (re-sorted when the watcher adds one)."""
+        if self._origins is not self.district.origins:
+            self._origins = self.district.origins
+            self._by_length = sorted(self._origins, key=len, reverse=True)
+        return self._by_length
 
     def match(self, path: str) -> tuple[str, str] | None:
         """(origin, the path inside the community) of a request path, or None."""
@@ -108,7 +170,8 @@ class CommunityMount:
             return
         origin, inner = found
         scope["civic.origin"] = origin
-        if origin in self.district.failed or origin not in self.district.contexts():
+        sub = self.district.apps[origin]
+        if origin in self.district.failed or getattr(sub.state, "ctx", None) is None:
             why = self.district.failed.get(origin, "the community is still starting")
             body = {
                 "type": problem_type(503),
@@ -132,7 +195,13 @@ class CommunityMount:
         # (which match on scope["path"]) work unchanged.
         child["civic.origin"] = origin
         try:
-            await self.district.apps[origin](child, receive, send)
+            if (scope.get("method"), inner) == ("POST", "/v1/statements"):
+                # Waits for the writer without a thread: never held back behind reads.
+                await sub(child, receive, send)
+            else:
+                gate = self.inflight.setdefault(origin, asyncio.Semaphore(PER_COMMUNITY_INFLIGHT))
+                async with gate:
+                    await sub(child, receive, send)
         finally:
             # The matched route, for the access log outside (node/access_log.py).
             if "route" in child:
@@ -192,11 +261,20 @@ def create_district_app(data_dir: Path, json_logs: bool = False) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        import anyio.to_thread
+
+        limiter = anyio.to_thread.current_default_thread_limiter()
+        # Headroom for communities added while the node runs.
+        wanted = SHARED_THREADS + PER_COMMUNITY_INFLIGHT * (len(district.origins) + 16)
+        limiter.total_tokens = max(limiter.total_tokens, min(MAX_THREADS, wanted))
         for origin in district.origins:
             open_community(district, origin)
+        watcher = Watcher(district, cfg.watch_interval, cfg.retry_interval)
+        watcher.start()
         try:
             yield
         finally:
+            watcher.close()
             for ctx in district.contexts().values():
                 try:
                     ctx.close()

@@ -38,6 +38,8 @@ class NodeProcess:
     proc: subprocess.Popen[bytes]
     role: str = "sequencer"
     args: list[str] = field(default_factory=list)
+    # Seconds to wait for it to answer after a (re)start; 0: START_TIMEOUT.
+    start_timeout: float = 0.0
 
     @property
     def url(self) -> str:
@@ -62,7 +64,7 @@ class NodeProcess:
                 out.close()  # the child holds its own copy
         if wait:
             try:
-                wait_healthy(self.url, proc=self.proc)
+                wait_healthy(self.url, timeout=self.start_timeout or START_TIMEOUT, proc=self.proc)
             except NetworkError:
                 self.kill()
                 raise
@@ -80,6 +82,9 @@ class NodeProcess:
 # Generous: a node imports FastAPI, opens its store and checks its tree before it answers,
 # which takes well under a second on an idle machine but tens of seconds on a loaded one.
 START_TIMEOUT = 120.0
+# A district opens its communities one by one: about 0.2 s each on an idle machine, 0.6 s
+# on the loaded 2-core one (50 on PostgreSQL: 28 s); generous again.
+PER_COMMUNITY_START = 3.0
 
 
 def wait_healthy(
@@ -120,8 +125,13 @@ def start_node(
     from node.district import is_district, load_district
 
     port = port or free_port()
-    if role is None:
-        role = load_district(data_dir).role if is_district(data_dir) else load_config(data_dir).role
+    timeout = START_TIMEOUT
+    if is_district(data_dir):
+        # Every community opens (store, tree check, services) before the node answers.
+        district = load_district(data_dir)
+        role = role or district.role
+        timeout += PER_COMMUNITY_START * len(district.communities)
+    role = role or load_config(data_dir).role
     args = [
         sys.executable,
         "-m",
@@ -143,10 +153,10 @@ def start_node(
     finally:
         if not isinstance(out, int):
             out.close()  # the child holds its own copy
-    node = NodeProcess(data_dir, port, proc, role=role, args=args)
+    node = NodeProcess(data_dir, port, proc, role=role, args=args, start_timeout=timeout)
     if wait:
         try:
-            wait_healthy(node.url, proc=proc)
+            wait_healthy(node.url, timeout=timeout, proc=proc)
         except NetworkError:
             node.kill()
             raise

@@ -11,6 +11,7 @@ from ledger.canonical import parse_json
 from ledger.errors import CivicError, InputError, TooLargeError
 from node import schemas as S
 from node.context import NodeContext, get_ctx
+from node.ingest import FrontEndUnavailable
 from node.integrity import write_refusal
 from node.metrics import observe_answers
 from node.problems import problem, problem_type
@@ -112,30 +113,38 @@ def accepted_body(a: Accepted) -> dict[str, Any]:
 async def submit(request: Request, ctx: Ctx) -> JSONResponse:
     """Submit one signed envelope, or an array answered item by item (200 with ``results``)."""
 
-    try:
-        value = parse_json(await request.body())
-    except InputError as exc:
-        return problem(422, "Malformed JSON", exc.message)
+    data = await request.body()
     standby = ctx.services.get("standby")  # node/standby.py: 503 naming the writer
     refused: JSONResponse | None = None if standby is None else standby.refusal()
     if refused is not None:
         return refused
     seq = ctx.services.get("sequencer")
     if seq is None:
+        try:
+            parse_json(data)
+        except InputError as exc:
+            return problem(422, "Malformed JSON", exc.message)
         return problem(
             405,
             "Not a sequencer",
             "this node does not accept statements; send them to the sequencer",
         )
+    # Parsing and signature checks run in the front end's worker processes; only
+    # verified envelopes reach the single writer (node/ingest.py).
+    try:
+        body = await seq.front.check(data, MAX_BATCH)
+    except FrontEndUnavailable as exc:
+        return problem(exc.status, exc.title, exc.message)
+    except InputError as exc:
+        return problem(422, "Malformed JSON", exc.message)
     halted = write_refusal(ctx.evidence())
     if halted is not None:
         return halted
-    single = not isinstance(value, list)
-    items = [value] if single else value
-    if not single and not 1 <= len(items) <= MAX_BATCH:
-        big = TooLargeError(f"an array holds 1 to {MAX_BATCH} envelopes, got {len(items)}")
+    single = body.single
+    if not body.items:
+        big = TooLargeError(f"an array holds 1 to {MAX_BATCH} envelopes, got {body.count}")
         return problem(big.status, big.title, big.message)
-    results = await seq.submit_async(items)
+    results = await seq.submit_checked_async(body.items)
     answers: list[dict[str, Any]] = [
         {"status": 201, **accepted_body(r)} if isinstance(r, Accepted) else _problem_body(r)
         for r in results

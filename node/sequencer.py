@@ -21,16 +21,19 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ledger import merkle
-from ledger.errors import CivicError, InputError, IntegrityError, StorageError
+from ledger.canonical import canonical_json
+from ledger.errors import CivicError, IntegrityError, StorageError
 from ledger.log import Log
 from ledger.records import build_record, format_time, parse_record, parse_time
 from ledger.ruleset import RuleSet
 from ledger.state import Context, State, apply_envelope, replay
-from ledger.statements import Envelope, parse_envelope
+from ledger.statements import Envelope
 from ledger.storage import LogStorage, Opening, StateChange
+from ledger.tiles import MAX_ENTRY_SIZE
+from node.ingest import Checked, acquire_shared, check_item, release_shared
 from node.private import PrivateStore
 
-__all__ = ["Accepted", "Sequencer", "Submission"]
+__all__ = ["Accepted", "Sequencer", "Submission", "record_bytes"]
 
 log = logging.getLogger("civic.sequencer")
 MAX_BATCH = 1000
@@ -57,6 +60,25 @@ class Accepted:
     inclusion_proof: tuple[bytes, ...] = ()
 
 
+def record_bytes(index: int, prev: str, when: str, env: Envelope) -> bytes:
+    """``build_record(index, prev, when, env.to_json())``, from the envelope's JCS bytes.
+
+    JCS of the record object is its sorted members, envelope, index, prev, time, each in
+    JCS: with the envelope's bytes known (node/ingest.py computed them in a worker) the
+    writer only joins bytes. tests/test_ingest.py checks it against build_record."""
+    if not env.jcs:
+        return build_record(index, prev, when, env.to_json())
+    data = b'{"envelope":%b,"index":%d,"prev":%b,"time":%b}' % (
+        env.jcs,
+        index,
+        canonical_json(prev),
+        canonical_json(when),
+    )
+    if len(data) > MAX_ENTRY_SIZE:
+        return build_record(index, prev, when, env.to_json())  # raises its TooLargeError
+    return data
+
+
 class Sequencer:
     """Validates and appends statements for one community log."""
 
@@ -77,6 +99,9 @@ class Sequencer:
         self.on_batch = on_batch
         # node/metrics.py CommunityMetrics, set by the node: batch sizes, commit latency.
         self.metrics: Any = None
+        # Parses and verifies request bodies in worker processes (node/ingest.py), one
+        # pool per process however many communities it serves.
+        self.front = acquire_shared()
         self.state = self._load_state()
         self._queue: queue.Queue[Submission | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="sequencer", daemon=True)
@@ -107,16 +132,8 @@ class Sequencer:
 
     def prepare(self, raw: Any) -> Submission:
         """Parse and verify one submitted envelope (runs in the caller's thread)."""
-        try:
-            private = None
-            if isinstance(raw, dict) and "private" in raw:
-                raw = dict(raw)
-                private = raw.pop("private")
-                if not isinstance(private, dict):
-                    raise InputError("'private' must be a JSON object")
-            return Submission(parse_envelope(raw), private=private)
-        except CivicError as exc:
-            return Submission(None, exc)
+        c = check_item(raw)
+        return Submission(c.envelope, c.error, c.private)
 
     def enqueue(self, raws: Sequence[Any]) -> list[Submission]:
         """Parse and verify ``raws``, and queue the well-formed ones for the writer."""
@@ -135,6 +152,20 @@ class Sequencer:
         import anyio
 
         subs = await anyio.to_thread.run_sync(self.enqueue, raws)
+        return await self._answers(subs, timeout)
+
+    async def submit_checked_async(
+        self, items: Sequence[Checked], timeout: float = 60.0
+    ) -> list[Accepted | CivicError]:
+        """Queue envelopes the front end (node/ingest.py) already verified; wait as
+        :meth:`submit_async` does. The writer still applies every rule to each."""
+        subs = [Submission(c.envelope, c.error, c.private) for c in items]
+        for s in subs:
+            if s.error is None:
+                self._queue.put(s)
+        return await self._answers(subs, timeout)
+
+    async def _answers(self, subs: list[Submission], timeout: float) -> list[Accepted | CivicError]:
         out: list[Accepted | CivicError] = []
         for s in subs:
             if s.error is not None:
@@ -164,6 +195,7 @@ class Sequencer:
         return out
 
     def close(self) -> None:
+        release_shared(self.front)
         self._queue.put(None)
         self._thread.join(timeout=30)
 
@@ -210,7 +242,7 @@ class Sequencer:
                 env = s.envelope
                 assert env is not None
                 try:
-                    data = build_record(index, prev, when, env.to_json())
+                    data = record_bytes(index, prev, when, env)
                     leaf = merkle.leaf_hash(data).hex()
                     ctx = Context(index, when_dt, when, leaf)
                     if s.private is not None:

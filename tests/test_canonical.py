@@ -17,6 +17,7 @@ from ledger.canonical import (
     check_json_limits,
     is_canonical,
     parse_json,
+    refuse_unreadable_floats,
 )
 from ledger.errors import InputError
 from ledger.records import build_record, parse_record
@@ -151,6 +152,30 @@ def _assert_matches_rfc8785(value: object) -> None:
 def test_fast_path_equals_rfc8785(value: object) -> None:
     """Our canonical_json (fast path for plain values) equals the reference library."""
     _assert_matches_rfc8785(value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(json_values)
+def test_canonical_bytes_read_back_to_themselves(value: object) -> None:
+    """What canonical_json writes, parse_json reads and canonical_json writes the same:
+    a record accepted once can be parsed and checked on every replay."""
+    try:
+        refuse_unreadable_floats(value)
+        data = canonical_json(value)
+    except InputError:
+        return
+    assert canonical_json(parse_json(data)) == data
+    assert is_canonical(data)
+
+
+@pytest.mark.parametrize("number", [2.0**53, -(2.0**53), 1e20, 2.0**60])
+def test_floats_written_as_unreadable_integers_are_refused(number: float) -> None:
+    data = canonical_json({"n": number})  # RFC 8785 writes them (Appendix B) ...
+    with pytest.raises(InputError):
+        canonical_json(parse_json(data))  # ... but they do not read back
+    with pytest.raises(InputError, match="beyond"):
+        refuse_unreadable_floats({"a": [{"n": number}]})
+    refuse_unreadable_floats({"n": 1e21, "m": 2.0**53 - 1, "k": 0.5})  # these read back
 
 
 @pytest.mark.parametrize(

@@ -120,6 +120,16 @@ def test_cli_lists_and_refuses_twice(tmp_path: Path) -> None:
     assert again.returncode != 0 and "already serves" in again.stderr + again.stdout
     assert "Traceback" not in again.stderr
     assert load_district(data).communities == [ELM, OAK]  # nothing half-written
+    for bad, says in (
+        (["--follow", "http://127.0.0.1:9"], "set per community"),
+        (["--role", "mirror"], "not a mirror"),
+    ):
+        refused = subprocess.run(
+            [sys.executable, "-m", "cli.main", "node", "start", "--data", str(data), *bad],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert refused.returncode != 0 and says in refused.stderr + refused.stdout
+        assert "Traceback" not in refused.stderr
 
 
 def test_district_serves_each_community_under_its_prefix(
@@ -394,3 +404,76 @@ def test_witness_and_mirror_districts_follow_each_community(
         assert one(seq_m, "civic_cosignature_lag_seconds", origin=origin) == 0
         assert one(mir_m, "civic_tree_size", origin=origin) == size
         assert one(mir_m, "civic_replica_lag_entries", origin=origin) == 0
+
+
+def test_a_hung_database_ties_up_no_other_community(
+    tmp_path: Path, pg_server: PgServer, procs: list[NodeProcess]
+) -> None:
+    """Reads to a community whose tables are locked even for reading hang; more of them
+    than the server has threads must still leave the other community answering."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    database = pg_server.create_database("d_" + uuid.uuid4().hex[:12])
+    data = make_district(tmp_path, database, [ELM, OAK])
+    node = start_node(data)
+    procs.append(node)
+    assert submit(node.url, ELM, enrol(ELM, "elm-0")).status_code == 201
+    assert submit(node.url, OAK, enrol(OAK, "oak-0")).status_code == 201
+    engine = create_engine(database)
+    schema = "civic_" + slug(ELM).replace("-", "_")
+    hung = 60  # more than the 40 threads of the default pool
+    try:
+        with engine.connect() as conn, ThreadPoolExecutor(hung) as pool:
+            tx = conn.begin()
+            conn.execute(text(f'LOCK TABLE "{schema}".log_entries IN ACCESS EXCLUSIVE MODE'))
+            stuck = [
+                pool.submit(httpx.get, f"{node.url}/c/{ELM}/v1/records/1", timeout=120)
+                for _ in range(hung)
+            ]
+            with engine.connect() as watch:
+                for _ in range(600):  # until the node's reads queue behind the lock
+                    q = "SELECT count(*) FROM pg_locks WHERE NOT granted"
+                    if watch.execute(text(q)).scalar():
+                        break
+                    time.sleep(0.1)
+            other = httpx.get(f"{node.url}/c/{OAK}/v1/records/1", timeout=30)
+            assert other.status_code == 200, other.text
+            assert submit(node.url, OAK, enrol(OAK, "oak-1"), timeout=30).status_code == 201
+            assert httpx.get(f"{node.url}/healthz", timeout=30).status_code == 200
+            assert not any(f.done() for f in stuck), "elm's reads went through its lock"
+            tx.rollback()
+            assert all(f.result().status_code == 200 for f in stuck)
+    finally:
+        engine.dispose()
+
+
+def test_a_running_district_opens_added_communities_and_retries_failed_ones(
+    tmp_path: Path, procs: list[NodeProcess]
+) -> None:
+    from tests.test_network import wait_for
+
+    data = make_district(tmp_path, None, [ELM, OAK])
+    cfg = json.loads((data / "district.json").read_text())
+    cfg.update(watch_interval=0.2, retry_interval=0.5)
+    (data / "district.json").write_text(json.dumps(cfg))
+    db = community_dir(data, OAK) / "ledger.sqlite"
+    kept = tmp_path / "oak.sqlite"
+    db.rename(kept)
+    db.write_bytes(b"not a database" * 100)
+    node = start_node(data)
+    procs.append(node)
+    assert httpx.get(f"{node.url}/healthz").json()["failed"] == [OAK]
+    # The operator puts the database back: the node opens the community by itself.
+    kept.replace(db)
+    wait_for("oak opened", lambda: httpx.get(f"{node.url}/healthz").json()["serving"] == 2)
+    assert submit(node.url, OAK, enrol(OAK, "oak-0")).status_code == 201
+    # A community added while the node runs is served without a restart.
+    birch = "civic.example/birch-street"
+    civic(
+        "node", "add-community", "--data", str(data), "--origin", birch,
+        "--committee", str(tmp_path / "chair.key"),
+    )  # fmt: skip
+    wait_for("birch served", lambda: httpx.get(f"{node.url}/c/{birch}/healthz").status_code == 200)
+    assert submit(node.url, birch, enrol(birch, "birch-0")).status_code == 201
+    listed = [c["origin"] for c in httpx.get(f"{node.url}/c/").json()["communities"]]
+    assert listed == [ELM, OAK, birch]

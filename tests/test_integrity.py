@@ -20,7 +20,7 @@ from node.app import create_app
 from node.bootstrap import init_community
 from node.config import load_config, save_config
 from node.context import NodeContext, open_context
-from node.integrity import IntegrityPass
+from node.integrity import IntegrityPass, next_wait
 from tests.support.tamper import attacker_sql, node_key
 from tests.test_witness import CHAIR, ORIGIN, WITNESSES, enrol, enrol_env
 
@@ -81,6 +81,17 @@ def test_pass_is_bounded_per_tick_and_resumes_and_cycles(seq: NodeContext) -> No
     enrol(seq, "later")
     assert run_cycle(p) is None and p.status().last_cycle_size == 53
     assert integrity_items(seq) == []
+
+
+def test_the_pass_checks_at_most_its_duty_of_the_time(seq: NodeContext) -> None:
+    # Quick ticks wait the interval; a tick of 0.5 s at duty 0.1 waits 4.5 s (10 % busy).
+    assert next_wait(1.0, 0.002, 0.1) == 1.0
+    assert next_wait(1.0, 0.5, 0.1) == pytest.approx(4.5)
+    assert next_wait(1.0, 0.5, 1.0) == 1.0
+    ev = seq.evidence()
+    assert ev is not None
+    with pytest.raises(ValueError, match="duty"):
+        IntegrityPass(seq.log, ev, seq.name, interval=1.0, duty=0)
 
 
 def test_bytes_and_leaf_hash_rewritten_are_found_by_the_chain_and_tree(

@@ -17,6 +17,7 @@ export class Session {
     this.cp = null;
     this.genesis = null;
     this.policy = null;
+    this.witnessSet = null; // {witnesses, quorum, since}: the set in force, proven
     this.cosigned = [];
     this.done = false; // the verdict stays "pending" until the page's checks have all run
     // `#/page?verify=off` (for measuring what verification costs): no proofs, no checks,
@@ -83,8 +84,10 @@ export class Session {
       }
       this.genesis = body;
       this.set("genesis", "pass", "genesis_ok");
-      // 4. C2SP tlog-cosignature: the genesis quorum of witnesses cosigned the checkpoint
-      this.policy = await V.policyFromGenesis(body);
+      // 4. C2SP tlog-cosignature: the quorum of the witness set in force (genesis, or the
+      // witnesses.set record the state API names, proven here) cosigned the checkpoint
+      this.witnessSet = await this.currentWitnessSet(body);
+      this.policy = await V.policyFromGenesis(this.witnessSet);
       const q = await V.verifyQuorum(this.cp, this.policy);
       this.cosigned = q.cosigned;
       this.set("witness quorum", "pass", "quorum_ok", { have: q.cosigned.length, need: q.needed });
@@ -101,6 +104,35 @@ export class Session {
     }
   }
 
+  /**
+   * The witness set in force: the state API's `witnesses` ({witnesses, quorum, since}),
+   * checked against the record it rests on. `since` 0 is genesis; otherwise record `since`
+   * must be a signed witnesses.set with exactly these witnesses and quorum, proven in the
+   * verified checkpoint. The node could still name an older set than the newest (proving
+   * that no later witnesses.set exists would take every record since): its witnesses must
+   * then have cosigned this checkpoint all the same.
+   */
+  async currentWitnessSet(genesis) {
+    let cur;
+    try {
+      cur = (await getJson("/v1/community")).witnesses;
+    } catch (e) {
+      throw new V.VerifyError("witness quorum", `the node's /v1/community cannot be read (${e.detail ?? e.message})`);
+    }
+    const same = (a, b) => V.canonicalize(a) === V.canonicalize(b);
+    if (!cur || !Number.isSafeInteger(cur.since) || cur.since < 0) throw new V.VerifyError("witness quorum", "the node names no current witness set");
+    if (cur.since === 0) {
+      if (!same(cur.witnesses, genesis.witnesses) || cur.quorum !== genesis.quorum) throw new V.VerifyError("witness quorum", "the node's current witness set is not genesis's, yet it names genesis as its record");
+      return { witnesses: genesis.witnesses, quorum: genesis.quorum, since: 0 };
+    }
+    const rec = await this.prove(cur.since);
+    const st = rec.record.envelope.statement;
+    if (st.type !== "witnesses.set") throw new V.VerifyError("witness quorum", `record ${cur.since}, named as the current witness set, is a ${st.type}`);
+    if (!(await V.envelopeSigned(rec.record.envelope))) throw new V.VerifyError("witness quorum", `a signature on the witnesses.set record ${cur.since} does not verify`);
+    if (!same(st.body.witnesses, cur.witnesses) || st.body.quorum !== cur.quorum) throw new V.VerifyError("witness quorum", `the node's current witnesses are not those of the witnesses.set record ${cur.since}`);
+    return { witnesses: st.body.witnesses, quorum: st.body.quorum, since: cur.since };
+  }
+
   async checkPolicy() {
     let served;
     try {
@@ -112,7 +144,7 @@ export class Session {
     const keys = (p) => p.witnesses.map((w) => w.key.vkey).sort().join(" ");
     const sameWitnesses = keys(served) === keys(this.policy);
     const sameNeed = V.quorumNeeds(served) === V.quorumNeeds(this.policy);
-    if (!logOk || !sameWitnesses || !sameNeed) throw new V.VerifyError("policy", "the node's /v1/policy differs from the genesis witnesses and quorum");
+    if (!logOk || !sameWitnesses || !sameNeed) throw new V.VerifyError("policy", "the node's /v1/policy differs from the witnesses and quorum in force");
     this.set("policy", "pass", "policy_ok");
   }
 

@@ -6,6 +6,7 @@ import { barChart, h, recordLink, shortKey, table, fill } from "../ui.js";
 import { fmtDate, fmtNumber, fmtMoney, fmtPercent, pick, t } from "../i18n.js";
 import { getJson } from "../api.js";
 import { canonicalBytes, hex, sha256 } from "../verify/index.js";
+import { b64Hash, encryptedTallyHash } from "../belenios/index.js";
 
 export async function render(el, session, args) {
   if (args[0] !== undefined && args[0] !== "") return renderOne(el, session, args[0]);
@@ -67,14 +68,21 @@ async function renderOne(el, session, id) {
     if (votes.length >= page.total || !page.votes.length) break;
   }
   const proven = await Promise.all(votes.map((v) => session.statement(v.index)));
-  const events = proven.map((st, i) => {
+  const secret = body.mode === "secret";
+  const events = [];
+  for (const [i, st] of proven.entries()) {
     session.claim(st.type === "vote.cast" && st.body.ballot === doc.id && st.signer === votes[i].signer, `record ${votes[i].index} is not a vote on ballot ${doc.id} by ${votes[i].signer}`);
-    return { index: votes[i].index, signer: st.signer, choice: st.body.choice };
-  });
+    // A secret vote: the tracker the node lists is the hash of the proven ballot text.
+    if (secret) session.claim(typeof st.body.belenios === "string" && (await b64Hash(st.body.belenios)) === votes[i].tracker, `record ${votes[i].index}: the tracker ${votes[i].tracker} is not its ballot's`);
+    events.push({ index: votes[i].index, signer: st.signer, choice: st.body.choice, belenios: st.body.belenios });
+  }
   const mine = recount(kind, ids, events);
   let result = res.provisional;
   let final = false;
-  if (doc.status === "closed") {
+  if (secret) {
+    result = await secretResult(session, doc, res, events);
+    final = result !== null;
+  } else if (doc.status === "closed") {
     const close = await session.statement(doc.closed_at);
     session.claim(close.type === "ballot.close" && close.body.ballot === doc.id, `record ${doc.closed_at} is not the close of ballot ${doc.id}`);
     session.claim(JSON.stringify(canon(close.body.result)) === JSON.stringify(canon(res.result)), `ballot ${doc.id}: the published result is not the one in its close record`);
@@ -85,7 +93,7 @@ async function renderOne(el, session, id) {
     const eh = hex(await sha256(canonicalBytes([...el2.keys].sort())));
     session.claim(eh === close.body.electorate_hash && el2.keys.length === result.electorate_size, `ballot ${doc.id}: the electorate list does not hash to the close record's electorate_hash`);
   }
-  if (result) {
+  if (result && !secret) {
     for (const o of ids) session.claim((result.counts[o] ?? 0) === mine.counts[o], `ballot ${doc.id}: ${o} has ${result.counts[o]} votes in the result, the proven vote records give ${mine.counts[o]}`);
     session.claim(result.turnout === mine.turnout, `ballot ${doc.id}: turnout ${result.turnout} in the result, ${mine.turnout} voters in the proven records`);
   }
@@ -107,6 +115,8 @@ async function renderOne(el, session, id) {
       "section",
       { class: "card" },
       h("h2", {}, final ? t("result_final") : t("result_live")),
+      // A secret ballot has no running tally: only the trustees' decryption gives one.
+      secret && !final ? h("p", { "data-figure": "secret-pending" }, t("result_secret_pending")) : null,
       barChart(
         ids.map((o) => ({ label: label(o), value: counts[o] ?? 0, text: fmtNumber(counts[o] ?? 0), series: result?.chosen?.includes(o) ? 1 : 0 })),
         { title: final ? t("result_final") : t("result_live") },
@@ -139,11 +149,34 @@ async function renderOne(el, session, id) {
       h("h2", {}, t("votes_title", { n: fmtNumber(events.length) })),
       table(
         [t("record"), t("voter"), t("choice"), t("time")],
-        votes.map((v) => [recordLink(v.index), h("code", { title: v.signer }, shortKey(v.signer)), (Array.isArray(v.choice) ? v.choice : [v.choice]).map(label).join(", "), fmtDate(v.time)]),
+        votes.map((v) => [recordLink(v.index), h("code", { title: v.signer }, shortKey(v.signer)), secret ? h("code", { "data-tracker": v.tracker, title: t("tracker") }, v.tracker) : (Array.isArray(v.choice) ? v.choice : [v.choice]).map(label).join(", "), fmtDate(v.time)]),
         t("votes_title", { n: events.length }),
       ),
     ),
   );
+}
+
+/**
+ * A secret ballot's result (null until the trustees' result is recorded). Once closed for
+ * votes, the close record's encrypted tally must be the product of the proven counted
+ * ballots (recomputed here) and the electorate must hash to its electorate_hash; the
+ * result is the one in the proven ballot.result record, counting as many ballots.
+ */
+async function secretResult(session, doc, res, events) {
+  if (doc.closed_at === null) return null;
+  const close = await session.statement(doc.closed_at);
+  session.claim(close.type === "ballot.close" && close.body.ballot === doc.id, `record ${doc.closed_at} is not the close of ballot ${doc.id}`);
+  const counted = [...events].sort((a, b) => a.index - b.index).map((e) => e.belenios);
+  session.claim((await encryptedTallyHash(counted)) === close.body.encrypted_tally, `ballot ${doc.id}: the encrypted tally in its close record is not the product of the ${counted.length} counted ballots`);
+  const el2 = await getJson(`/v1/ballots/${encodeURIComponent(doc.id)}/electorate`);
+  const eh = hex(await sha256(canonicalBytes([...el2.keys].sort())));
+  session.claim(eh === close.body.electorate_hash, `ballot ${doc.id}: the electorate list does not hash to the close record's electorate_hash`);
+  if (doc.status !== "closed" || doc.result_at === undefined || doc.result_at === null) return null;
+  const rec = await session.statement(doc.result_at);
+  session.claim(rec.type === "ballot.result" && rec.body.ballot === doc.id, `record ${doc.result_at} is not the result of ballot ${doc.id}`);
+  session.claim(JSON.stringify(canon(rec.body.result)) === JSON.stringify(canon(res.result)), `ballot ${doc.id}: the published result is not the one in its result record`);
+  session.claim(rec.body.result.turnout === counted.length && rec.body.result.electorate_size === el2.keys.length, `ballot ${doc.id}: the result counts ${rec.body.result.turnout} ballots, the log ${counted.length}`);
+  return rec.body.result;
 }
 
 /** Key order does not matter when comparing JSON values. */

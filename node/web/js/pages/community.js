@@ -9,8 +9,10 @@ export async function render(el, session) {
   // Figures from the proven genesis record; the node's summary must agree with it.
   session.claim(info.origin === g.origin && info.origin === session.cp.origin, `the node's origin ${info.origin} is not the genesis origin ${g.origin}`);
   const sameCommittee = JSON.stringify([...info.committee].sort()) === JSON.stringify([...g.committee].sort());
-  const quorum = Number(g.quorum);
-  session.claim(info.witnesses.quorum === quorum, `the node says quorum ${info.witnesses.quorum}, genesis says ${quorum}`);
+  // The witness set in force, proven by the session (genesis, or a later witnesses.set).
+  const ws = session.witnessSet ?? { witnesses: g.witnesses, quorum: g.quorum, since: 0 };
+  const quorum = Number(ws.quorum);
+  session.claim(info.witnesses.quorum === quorum, `the node says quorum ${info.witnesses.quorum}, its records say ${quorum}`);
   const cosigned = new Set(session.cosigned);
   fill(el, 
     h("h1", {}, t("community_title")),
@@ -43,10 +45,11 @@ export async function render(el, session) {
       "section",
       { class: "card", "aria-labelledby": "c-witnesses" },
       h("h2", { id: "c-witnesses" }, t("community_witnesses")),
-      h("p", { "data-figure": "quorum" }, t("community_quorum", { need: quorum, of: g.witnesses.length })),
+      h("p", { "data-figure": "quorum" }, t("community_quorum", { need: quorum, of: ws.witnesses.length })),
+      h("p", { class: "muted", "data-figure": "witnesses-since", "data-since": ws.since }, ws.since ? [t("community_witnesses_set"), " ", recordLink(ws.since)] : t("community_witnesses_genesis")),
       table(
         [t("witness_name"), t("witness_url"), t("witness_cosigned")],
-        g.witnesses.map((w) => [w.name, w.url ?? "", cosigned.has(w.name) ? t("yes") : t("no")]),
+        ws.witnesses.map((w) => [w.name, w.url ?? "", cosigned.has(w.name) ? t("yes") : t("no")]),
         t("community_witnesses"),
       ),
     ),

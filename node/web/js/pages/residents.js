@@ -5,6 +5,7 @@ import { fmtDate, pick, t } from "../i18n.js";
 import { getJson, postJson } from "../api.js";
 import { KeyFileError, openKeyFile, sign } from "../keyfile.js";
 import * as V from "../verify/index.js";
+import { prepareSecretVote } from "../secretvote.js";
 
 let opened = null; // {keyId, publicKey, secretKey} — kept in memory only, never stored
 
@@ -13,8 +14,8 @@ function created() {
   return new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
 }
 
-async function castVote(session, ballot, choice) {
-  const st = { v: 1, community: session.cp.origin, type: "vote.cast", body: { ballot: ballot.id, choice }, signer: opened.keyId, nonce: V.b64encode(crypto.getRandomValues(new Uint8Array(16))), created: created() };
+async function castVote(session, body) {
+  const st = { v: 1, community: session.cp.origin, type: "vote.cast", body, signer: opened.keyId, nonce: V.b64encode(crypto.getRandomValues(new Uint8Array(16))), created: created() };
   const sig = await sign(opened, V.concat(V.utf8(V.DOMAIN), V.canonicalBytes(st)));
   const out = await postJson("/v1/statements", { statement: st, signatures: [{ key: opened.keyId, sig: V.b64encode(sig) }] });
   // The receipt: the 201's checkpoint verbatim, its inclusion proof, and the record bytes,
@@ -93,20 +94,38 @@ async function ballotsSection(box, session) {
           ev.preventDefault();
           const picked = [...form.querySelectorAll("input:checked")].map((i) => i.value);
           if (!picked.length) return;
-          status.textContent = t("vote_sending");
+          const choice = multi ? picked : picked[0];
+          status.className = "vote-status";
+          delete status.dataset.failed;
           try {
-            const r = await castVote(session, b, multi ? picked : picked[0]);
-            status.replaceChildren(t("vote_recorded"), " ", recordLink(r.index), " ", h("button", { type: "button", class: "secondary", id: `receipt-${b.id}`, onclick: () => download(`ballot-${b.id}-record-${r.index}.tlog-proof`, r.receipt, "text/plain") }, t("vote_receipt")));
+            let vote = { ballot: b.id, choice };
+            let secret = null;
+            if (body.mode === "secret") {
+              // Encrypted and signed here; only the ballot text goes to the node.
+              status.textContent = t("vote_encrypting");
+              secret = await prepareSecretVote({ bid: b.id, choice, opened, nacl: await V.loadNacl(), logKey: session.logKey, checkpoint: session.cp, fetchJson: getJson });
+              vote = secret.body;
+              form.dataset.encryptMs = secret.encryptMs.toFixed(1);
+            }
+            status.textContent = t("vote_sending");
+            const r = await castVote(session, vote);
+            status.replaceChildren(
+              t("vote_recorded"), " ", recordLink(r.index), " ",
+              h("button", { type: "button", class: "secondary", id: `receipt-${b.id}`, onclick: () => download(`ballot-${b.id}-record-${r.index}.tlog-proof`, r.receipt, "text/plain") }, t("vote_receipt")),
+              secret ? h("p", { class: "tracker" }, t("vote_tracker"), " ", h("code", { "data-tracker": secret.tracker }, secret.tracker)) : null,
+            );
             status.className = "vote-status good";
             status.dataset.recorded = r.index;
           } catch (e) {
             status.textContent = t("vote_failed", { why: e.detail ?? e.message });
             status.className = "vote-status bad";
+            status.dataset.failed = "true";
           }
         },
       },
       h("h3", {}, pick(body.title)),
       h("p", { class: "muted" }, t("ballot_closes", { when: fmtDate(body.closes) })),
+      body.mode === "secret" ? h("p", { class: "secret-note", "data-secret": "true" }, t("vote_secret_notice")) : null,
       h("fieldset", {}, h("legend", {}, multi ? t("vote_pick_many") : t("vote_pick_one")), ids.map((id) => h("label", {}, h("input", { type: multi ? "checkbox" : "radio", name: `choice-${b.id}`, value: id }), label(id)))),
       h("div", { class: "buttons" }, h("button", { type: "submit" }, t("vote_cast"))),
       status,

@@ -7,3 +7,4 @@ export * from "./record.js";
 export * from "./monitor.js";
 export { backend as ed25519Backend, verify as ed25519Verify, loadNacl } from "./ed25519.js";
 export { DOMAIN, STEPS as RECEIPT_STEPS, envelopeSigned, formatTlogProof, parseTlogProof, verifyReceipt } from "./receipt.js";
+export { proveBundle, rangeRoot } from "./bundle.js";

@@ -3,10 +3,12 @@
 // 1 receipt, 2 vote, 3 receipt checkpoint, 4 inclusion, 5 consistency, 6 agreement,
 // 7 ballot records, 8 last vote, 9 counted.
 import { b64decode, b64encode, b64urldecode, concat, equal, fromUtf8, hex, unhex, utf8 } from "./bytes.js";
-import { leafHash, nodeHash, verifyConsistency, verifyInclusion } from "./merkle.js";
+import { leafHash, verifyConsistency, verifyInclusion } from "./merkle.js";
+import { proveBundle } from "./bundle.js";
 import { openCheckpoint } from "./note.js";
 import { canonicalBytes } from "./jcs.js";
 import { verify as ed25519Verify } from "./ed25519.js";
+import { encryptedTallyHash } from "../belenios/tally.js";
 
 export const STEPS = { 1: "receipt", 2: "vote", 3: "receipt checkpoint", 4: "inclusion", 5: "consistency", 6: "agreement", 7: "ballot records", 8: "last vote", 9: "counted" };
 export const DOMAIN = "civic-ledger/statement/v1\n";
@@ -51,22 +53,48 @@ export async function envelopeSigned(env) {
   return true;
 }
 
-/** MTH(D[0:end]) from the frontier (perfect subtrees of [0, first)) and the leaves after it. */
-async function rangeRoot(first, frontier, leaves) {
-  const sizes = [];
-  for (let rest = first, bit = 2 ** 52; bit >= 1; bit /= 2) if (rest >= bit) { sizes.push(bit); rest -= bit; }
-  if (sizes.length !== frontier.length) throw new Error(`the frontier has ${frontier.length} hashes, size ${first} needs ${sizes.length}`);
-  const stack = frontier.map((h, i) => ({ size: sizes[i], h }));
-  for (const leaf of leaves) {
-    stack.push({ size: 1, h: leaf });
-    while (stack.length > 1 && stack[stack.length - 1].size === stack[stack.length - 2].size) {
-      const r = stack.pop(), l = stack.pop();
-      stack.push({ size: l.size * 2, h: await nodeHash(l.h, r.h) });
+async function agreement(logKey, current, fetchJson) {
+  let peers;
+  try {
+    peers = (await fetchJson("/v1/peers")).peers ?? [];
+  } catch (e) {
+    return { status: "skip", detail: `this node lists no peers (${e.detail ?? e.message}): nothing to compare` };
+  }
+  const seen = peers.filter((p) => typeof p.checkpoint === "string" && p.checkpoint);
+  if (!seen.length) return { status: "skip", detail: "this node has seen no other node's checkpoint: nothing to compare" };
+  const agree = [], problems = [], unchecked = [];
+  for (const p of seen) {
+    let cp;
+    try {
+      cp = await openCheckpoint(p.checkpoint, logKey);
+    } catch (e) {
+      problems.push(`${p.url}: its checkpoint does not verify (${e.detail ?? e.message})`);
+      continue;
+    }
+    const [small, big] = cp.size <= current.size ? [cp, current] : [current, cp];
+    if (small.size === big.size) {
+      if (small.rootHex !== big.rootHex) problems.push(`${p.url}: FORK — a checkpoint of the same size ${cp.size} with a different root`);
+      else agree.push(`${p.url} (size ${cp.size})`);
+      continue;
+    }
+    let proof;
+    try {
+      proof = await fetchJson(`/v1/proofs/consistency?first=${small.size}&second=${big.size}`);
+    } catch {
+      unchecked.push(p.url); // this node cannot prove up to a larger peer's size
+      continue;
+    }
+    try {
+      await verifyConsistency(small.size, big.size, proof.hashes.map(unhex), small.root, big.root);
+      agree.push(`${p.url} (size ${cp.size})`);
+    } catch (e) {
+      problems.push(`${p.url}: FORK — its checkpoint of size ${cp.size} and this node's of size ${current.size} are not one tree (${e.detail ?? e.message})`);
     }
   }
-  let h = stack[stack.length - 1].h;
-  for (let i = stack.length - 2; i >= 0; i--) h = await nodeHash(stack[i].h, h);
-  return h;
+  if (problems.length) return { status: "fail", detail: problems.join("; ") };
+  if (!agree.length) return { status: "skip", detail: `no consistency proof for ${unchecked.join(", ")}` };
+  const also = unchecked.length ? `; not compared (no proof): ${unchecked.join(", ")}` : "";
+  return { status: "pass", detail: `${agree.length + 1} nodes show one log: this node (size ${current.size}) and, as its gossip fetched them, ${agree.join(", ")}${also}` };
 }
 
 function lastVotes(votes) {
@@ -146,39 +174,30 @@ export async function verifyReceipt(bytes, logKey, current, fetchJson) {
     rest(6, "step 5 failed");
     return done(vote);
   }
-  // 6. agreement between nodes: this page talks to one node
-  add(6, "skip", "one node: nothing to compare");
+  // 6. agreement between nodes: the page talks to this node only (no other host), so the
+  // other nodes' checkpoints are the ones this node's gossip last fetched from them. They
+  // are signed by the log key, so the node can hide one but not forge one; each must be
+  // the same tree as this node's (RFC 9162 §2.1.4, proofs from this node, checked here).
+  try {
+    const r = await agreement(logKey, current, fetchJson);
+    add(6, r.status, r.detail);
+  } catch (e) {
+    add(6, "fail", e.detail ?? e.message);
+  }
   // 7. ballot records: the ballot's whole range, proven against a verified checkpoint
   let bundle, history;
   try {
     bundle = await fetchJson(`/v1/ballots/${encodeURIComponent(vote.ballot)}/bundle?consistency_from=${cp0.size}`);
-    const bcp = await openCheckpoint(bundle.checkpoint, logKey);
-    if (bcp.size < current.size) {
-      const p = await fetchJson(`/v1/proofs/consistency?first=${bcp.size}&second=${current.size}`);
-      await verifyConsistency(bcp.size, current.size, p.hashes.map(unhex), bcp.root, current.root);
-    } else if (bcp.size === current.size && bcp.rootHex !== current.rootHex) {
-      throw new Error("the bundle's checkpoint forks from the page's");
-    } else if (bcp.size > current.size) {
-      const p = await fetchJson(`/v1/proofs/consistency?first=${current.size}&second=${bcp.size}`);
-      await verifyConsistency(current.size, bcp.size, p.hashes.map(unhex), current.root, bcp.root);
-    }
-    const entries = bundle.entries.map(b64decode);
-    const leaves = await Promise.all(entries.map(leafHash));
-    const end = bundle.first + entries.length;
-    const root = await rangeRoot(bundle.first, bundle.frontier.map(unhex), leaves);
-    if (end === bcp.size) {
-      if (!equal(root, bcp.root)) throw new Error("the ballot's records do not lead to the checkpoint's root");
-    } else {
-      await verifyConsistency(end, bcp.size, (bundle.consistency[String(end)] ?? []).map(unhex), root, bcp.root);
-    }
+    const proven = await proveBundle(bundle, logKey, current, fetchJson);
+    const { entries, records, end } = proven;
+    const bcp = proven.cp;
     if (!(bundle.first <= rec.index && rec.index < end) || !equal(entries[rec.index - bundle.first], proof.extra)) {
       throw new Error(`record ${rec.index} is not among ballot ${vote.ballot}'s records [${bundle.first}, ${end})`);
     }
-    const records = entries.map((e) => JSON.parse(fromUtf8(e)));
     history = { votes: [], close: null, cancel: null, open: records[0]?.envelope.statement };
     for (const r of records) {
       const s = r.envelope.statement;
-      if (s.type === "vote.cast" && String(s.body.ballot) === vote.ballot) history.votes.push({ index: r.index, voter: s.signer, choice: s.body.choice });
+      if (s.type === "vote.cast" && String(s.body.ballot) === vote.ballot) history.votes.push({ index: r.index, voter: s.signer, choice: s.body.choice, belenios: s.body.belenios });
       if (s.type === "ballot.close" && String(s.body.ballot) === vote.ballot) history.close = { index: r.index, body: s.body };
       if (s.type === "ballot.cancel" && String(s.body.ballot) === vote.ballot) history.cancel = { index: r.index };
     }
@@ -201,7 +220,10 @@ export async function verifyReceipt(bytes, logKey, current, fetchJson) {
   // 9. counted
   if (history.cancel) add(9, "fail", `ballot ${vote.ballot} was cancelled at record ${history.cancel.index}; no vote counts`);
   else if (!history.close) add(9, "skip", `ballot ${vote.ballot} is still open (closes ${history.open?.body?.closes}): verify again after it closes`);
-  else {
+  else if (history.open?.body?.mode === "secret") {
+    const r = await secretCounted(history, rec.index, vote.signer, bundle.ballot_doc);
+    add(9, r.ok ? "pass" : "fail", r.detail);
+  } else {
     const claimed = history.close.body.result;
     const counted = lastVotes(history.votes);
     const counts = Object.fromEntries(Object.keys(claimed.counts).map((k) => [k, 0]));
@@ -217,4 +239,28 @@ export async function verifyReceipt(bytes, logKey, current, fetchJson) {
     else add(9, "pass", `counted: the close record ${history.close.index} result (${claimed.turnout} votes, ${claimed.passed ? "passed" : "did not pass"}) is the tally of the log and includes your vote`);
   }
   return done(vote);
+}
+
+/**
+ * Step 9 for a secret ballot (Belenios, voting/secret_rules.py): the close record commits
+ * to the SHA-256 of the encrypted tally, the product of each resident's last ballot
+ * (§4.16). That product is recomputed here from the proven records, so your ballot is
+ * in what the trustees decrypted; checking their decryption proofs is `civic ballot tally`.
+ */
+async function secretCounted(history, index, signer, doc) {
+  const counted = [...lastVotes(history.votes).values()].sort((a, b) => a.index - b.index);
+  const problems = [];
+  if (!counted.some((v) => v.index === index && v.voter === signer)) problems.push(`your vote at record ${index} is not the one counted`);
+  let hash = null;
+  try {
+    hash = await encryptedTallyHash(counted.map((v) => v.belenios));
+  } catch (e) {
+    problems.push(`the counted ballots cannot be multiplied: ${e.message}`);
+  }
+  if (hash !== null && hash !== history.close.body.encrypted_tally) problems.push(`the encrypted tally in close record ${history.close.index} is not the product of the ${counted.length} counted ballots`);
+  const result = doc?.result;
+  if (result && result.turnout !== counted.length) problems.push(`the published result counts ${result.turnout} ballots, the log has ${counted.length}`);
+  if (problems.length) return { ok: false, detail: problems.join("; ") };
+  const decrypted = result ? `its decrypted result (${result.turnout} ballots) is published; the trustees' decryption proofs are checked by \`civic ballot tally\`` : "the trustees have not published its decryption yet";
+  return { ok: true, detail: `counted: your encrypted ballot is one of the ${counted.length} whose product is the encrypted tally in close record ${history.close.index}; ${decrypted}` };
 }
