@@ -121,6 +121,28 @@ class Log:
         # A crash (or an older version's database) may have left the index far behind.
         self._after_append(size)
 
+    def refresh(self) -> None:
+        """Move to the newest committed checkpoint: for a reader beside another process's
+        writer (node/standby.py). The checkpoint is read first and the tree at its size
+        after, so a batch committed in between cannot make the two disagree."""
+        latest = self.store.latest_checkpoint()
+        if latest is None:
+            return
+        cp, _ = open_checkpoint(latest[1], self.verifier)
+        size = cp.size
+        if cp.origin != self.origin or size < self.size:
+            raise IntegrityError(f"the newest stored checkpoint (size {size}) went backwards")
+        ids = merkle.root_ranges(size)
+        found = self.store.read_nodes(ids)
+        last = self.store.read_node_range(0, size - 1, size) if size else []
+        if any(i not in found for i in ids):
+            raise IntegrityError(f"the stored tree of size {size} is missing nodes")
+        frontier = merkle.CompactRange(size, [found[i] for i in ids])
+        if frontier.root() != cp.root_hash:
+            raise IntegrityError(f"the stored tree does not match its checkpoint of size {size}")
+        with self.lock:
+            self._frontier, self._last_leaf = frontier, (last[0] if last else None)
+
     # --- state -------------------------------------------------------------------------
 
     @property

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -309,6 +309,9 @@ class SqlStore:
         try:
             self.engine: Engine = create_engine(url, pool_pre_ping=False)
             self._insert_sql: dict[tuple[str, int, int], str] = {}
+            # Run first inside every batch transaction (node/standby.py: the writer's
+            # fencing token); raising aborts the batch.
+            self.fence: Callable[[Connection], None] | None = None
             if self.engine.dialect.name == "sqlite":
                 event.listen(self.engine, "connect", _sqlite_pragmas)
             else:
@@ -525,6 +528,8 @@ class SqlStore:
         n = len(batch.entries)
         shift = NODE_SHIFT
         with self._begin(f"append of {n} entries at {first}") as conn:
+            if self.fence is not None:
+                self.fence(conn)
             cur = conn.connection.cursor()
             try:
                 self._insert_rows(cur, "log_entries (idx, data, leaf_hash)", 3, batch.entries)

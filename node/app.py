@@ -139,6 +139,10 @@ def community_app(lifespan: Any = None, servers: list[dict[str, str]] | None = N
             # The same two refusals POST /v1/statements makes: evidence against its own log
             # (node/integrity.py), or a database behind its newest checkpoint (rollback).
             body["accepting_statements"] = not held and not rolled_back
+            standby = ctx.services.get("standby")
+            if standby is not None:  # node/standby.py: writer, standby or fenced
+                body["standby"] = standby.health()
+                body["accepting_statements"] &= standby.role == "writer"
         if reasons:
             body["reasons"] = reasons
         return JSONResponse(body, status_code=503 if reasons else 200)

@@ -75,6 +75,10 @@ class NodeContext:
         if rep is not None:
             rs: State = rep.state
             return rs
+        sb = self.services.get("standby")  # node/standby.py: the committed state, re-read
+        if sb is not None and sb.state is not None:
+            ss: State = sb.state
+            return ss
         raise InputError("this node keeps no community state")
 
     def private(self) -> PrivateStore:
@@ -137,21 +141,11 @@ class NodeContext:
         evidence = self.evidence()
         if evidence is None:
             raise InputError("start_background needs a context opened with serve=True")
-        if self.role == "sequencer":
-            from node.cosigning import CheckpointCollector
-
-            seq = self.services["sequencer"]
-
-            def witnesses() -> list[dict[str, str]]:
-                current = seq.state.peek("witnesses", "current") or {}
-                return list(current.get("witnesses", []))
-
-            collector = CheckpointCollector(
-                self.log, self.services["book"], witnesses, retry_max=self.cfg.witness_retry
-            )
-            seq.on_batch = collector.notify
-            self.services["collector"] = collector
-            collector.start()
+        if "sequencer" in self.services:  # a standby starts it when it takes over
+            self.start_collector()
+        standby = self.services.get("standby")
+        if standby is not None:
+            standby.start()
         replica = self.services.get("replica")
         if self.role == "mirror" and replica is not None and replica.source is not None:
             from node.mirror import Follower
@@ -194,7 +188,28 @@ class NodeContext:
         self.services["freshness"] = freshness
         freshness.start()
 
+    def start_collector(self) -> None:
+        """Start collecting witness cosignatures for the sequencer's new checkpoints."""
+        if self.role == "sequencer":
+            from node.cosigning import CheckpointCollector
+
+            seq = self.services["sequencer"]
+
+            def witnesses() -> list[dict[str, str]]:
+                current = seq.state.peek("witnesses", "current") or {}
+                return list(current.get("witnesses", []))
+
+            collector = CheckpointCollector(
+                self.log, self.services["book"], witnesses, retry_max=self.cfg.witness_retry
+            )
+            seq.on_batch = collector.notify
+            self.services["collector"] = collector
+            collector.start()
+
     def close(self) -> None:
+        standby = self.services.get("standby")
+        if standby is not None:
+            standby.stop()
         for name in ("freshness", "integrity", "gossip", "follower", "collector"):
             svc = self.services.pop(name, None)
             if svc is None:
@@ -208,6 +223,8 @@ class NodeContext:
         if seq is not None:
             seq.on_batch = None
             seq.close()
+        if standby is not None:
+            standby.close()
         rep = self.services.get("replica")
         if rep is not None:
             rep.close()
@@ -258,9 +275,14 @@ def _open_services(ctx: NodeContext) -> None:
     if ctx.role == "sequencer":
         from node.private import PrivateStore
         from node.sequencer import Sequencer
+        from node.standby import open_standby, standby_settings
 
         private = PrivateStore(store, ctx.rules)
         ctx.services["private"] = private
+        settings = standby_settings(ctx.cfg)
+        if settings is not None:  # node/standby.py: writes only while it holds the lock
+            ctx.services["standby"] = open_standby(ctx, settings)
+            return
         seq = Sequencer(ctx.log, store, private, ctx.rules)
         seq.metrics = metrics
         ctx.services["sequencer"] = seq

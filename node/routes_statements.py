@@ -83,7 +83,8 @@ def accepted_body(a: Accepted) -> dict[str, Any]:
             _409="a rule is broken (replay, stale, conflict)",
             _413=f"body too large, or an array of more than {MAX_BATCH} envelopes",
             _422="malformed JSON, JSON over the limits, or an unknown statement type",
-            _503="the sequencer holds evidence against its own log, or was rolled back: halted",
+            _503="the sequencer holds evidence against its own log, or was rolled back: "
+            "halted; or it is a standby (or fenced) sequencer, and the problem names the writer",
         ),
     },
     openapi_extra={
@@ -113,6 +114,10 @@ async def submit(request: Request, ctx: Ctx) -> JSONResponse:
     """Submit one signed envelope, or an array answered item by item (200 with ``results``)."""
 
     data = await request.body()
+    standby = ctx.services.get("standby")  # node/standby.py: 503 naming the writer
+    refused: JSONResponse | None = None if standby is None else standby.refusal()
+    if refused is not None:
+        return refused
     seq = ctx.services.get("sequencer")
     if seq is None:
         try:
