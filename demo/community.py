@@ -35,6 +35,9 @@ COMMITTEE = ("alice", "bob", "chen")
 RESIDENT_FILES = ("dana", "eli", "fatima")
 WITNESSES = 3
 QUORUM = 2
+# Seconds to wait for each node to answer: five start at once, each importing the server
+# and checking its tree, which on a loaded 2-core machine took more than two minutes.
+START_WAIT = 240.0
 
 
 def _key(keys: Path, name: str) -> KeyPair:
@@ -184,7 +187,7 @@ def start_demo_nodes(data: Path, port: int) -> list[NodeProcess]:
             args = [*peers, "--gossip-interval", "2"]
             nodes.append(start_node(d, p, args, log_file=data / f"{d.name}.log", wait=False))
         for n in nodes:
-            wait_healthy(n.url, proc=n.proc)
+            wait_healthy(n.url, timeout=START_WAIT, proc=n.proc)
     except BaseException:
         for n in reversed(nodes):
             n.stop()
