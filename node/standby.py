@@ -24,22 +24,23 @@ writer. SQLite has neither advisory locks nor a second process: refused.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import threading
 import time
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from fastapi.responses import JSONResponse
-from sqlalchemy import Connection, create_engine, text
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.pool import NullPool
 
 from ledger.errors import InputError, StorageError
-from ledger.records import format_time
 from ledger.sql import SqlStore
+from ledger.sql_writer import (
+    BatchConnection,
+    Election,
+    LockSessionError,
+    WriterInfo,
+    fence_batch,
+    lock_key,
+)
 from ledger.state import State
 from node.config import NodeConfig
 
@@ -60,22 +61,12 @@ POLL_INTERVAL = 0.25
 # Re-read the state views at most this often while standing by (they are the whole state).
 STATE_REFRESH = 1.0
 
-WRITER_TABLE = """CREATE TABLE IF NOT EXISTS civic_writer (
-    origin TEXT PRIMARY KEY, token BIGINT NOT NULL, name TEXT NOT NULL,
-    url TEXT, since TEXT NOT NULL, batches BIGINT NOT NULL DEFAULT 0)"""
-
 
 class NotWriterError(StorageError):
     """This sequencer does not hold its community's write lock: another process writes."""
 
     status = 503
     title = "Not the writer"
-
-
-def lock_key(origin: str) -> int:
-    """The community's advisory-lock key: a signed 64-bit integer derived from the origin."""
-    digest = hashlib.sha256(b"civic-ledger writer\n" + origin.encode("utf-8")).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)
 
 
 def standby_settings(cfg: NodeConfig) -> dict[str, Any] | None:
@@ -101,90 +92,6 @@ def standby_settings(cfg: NodeConfig) -> dict[str, Any] | None:
             'processes): set "database" in node.json to a postgresql+psycopg:// URL'
         )
     return dict(raw)
-
-
-@dataclass(frozen=True)
-class WriterInfo:
-    """Who holds the write lock, as the writer recorded it when it took the lock."""
-
-    name: str
-    url: str | None
-    since: str
-    token: int
-
-    def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "url": self.url, "since": self.since, "token": self.token}
-
-    def describe(self) -> str:
-        where = f" at {self.url}" if self.url else ""
-        return f"{self.name}{where} (writing since {self.since})"
-
-
-class Election:
-    """A dedicated PostgreSQL session that takes (and then holds) the community's lock."""
-
-    def __init__(self, url: str, origin: str) -> None:
-        self.origin = origin
-        self.key = lock_key(origin)
-        try:
-            # NullPool: this one connection is the lock; it must never go back to a pool.
-            self.engine = create_engine(url, poolclass=NullPool)
-            self.conn: Connection = self.engine.connect().execution_options(
-                isolation_level="AUTOCOMMIT"
-            )
-        except SQLAlchemyError as exc:
-            raise StorageError(f"cannot open the standby's lock session: {exc}") from exc
-        self._lock = threading.Lock()
-
-    def reconnect(self) -> None:
-        """A new session after the old one failed (PostgreSQL restarted, network cut): a
-        standby must not poll a dead connection forever."""
-        with self._lock:
-            with contextlib.suppress(SQLAlchemyError):
-                self.conn.close()
-            self.conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-
-    def try_lock(self) -> bool:
-        """Take the lock if it is free (never waits)."""
-        with self._lock:
-            got = self.conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": self.key})
-            return bool(got.scalar())
-
-    def claim(self, name: str, url: str | None) -> WriterInfo:
-        """Record this process as the writer and bump the fencing token (holding the lock)."""
-        since = format_time(datetime.now(UTC))
-        with self._lock:
-            self.conn.execute(text(WRITER_TABLE))
-            token = self.conn.execute(
-                text(
-                    "INSERT INTO civic_writer (origin, token, name, url, since) "
-                    "VALUES (:o, 1, :n, :u, :s) ON CONFLICT (origin) DO UPDATE SET "
-                    "token = civic_writer.token + 1, name = excluded.name, "
-                    "url = excluded.url, since = excluded.since RETURNING token"
-                ),
-                {"o": self.origin, "n": name, "u": url, "s": since},
-            ).scalar_one()
-        return WriterInfo(name, url, since, int(token))
-
-    def writer(self) -> WriterInfo | None:
-        """The recorded writer, or None before any writer recorded itself."""
-        with self._lock:
-            try:
-                row = self.conn.execute(
-                    text("SELECT name, url, since, token FROM civic_writer WHERE origin = :o"),
-                    {"o": self.origin},
-                ).first()
-            except SQLAlchemyError:
-                return None  # no table yet: no writer ever claimed this community
-        return None if row is None else WriterInfo(row[0], row[1], row[2], int(row[3]))
-
-    def close(self) -> None:
-        """End the session: PostgreSQL releases the lock with it."""
-        with self._lock:
-            try:
-                self.conn.close()
-            finally:
-                self.engine.dispose()
 
 
 class Standby:
@@ -242,21 +149,14 @@ class Standby:
             self.ctx.log.size,
         )
 
-    def _fence(self, conn: Connection) -> None:
+    def _fence(self, conn: BatchConnection) -> None:
         """Inside each batch transaction: go on only while the token is still ours."""
-        done = conn.execute(
-            text("UPDATE civic_writer SET batches = batches + 1 WHERE origin = :o AND token = :t"),
-            {"o": self.ctx.cfg.origin, "t": self.token},
-        )
-        if done.rowcount == 1:
+        ours, taker = fence_batch(conn, self.ctx.cfg.origin, self.token)
+        if ours:
             return
         self.role = "fenced"
-        row = conn.execute(
-            text("SELECT name, url, since, token FROM civic_writer WHERE origin = :o"),
-            {"o": self.ctx.cfg.origin},
-        ).first()
-        if row is not None:
-            self.writer = WriterInfo(row[0], row[1], row[2], int(row[3]))
+        if taker is not None:
+            self.writer = taker
         log.error("FENCED: another process took the write lock for %s", self.ctx.cfg.origin)
         # The sequencer reloads its state after a failed batch: let it find the log where
         # the new writer has it, so the callers learn why (not a views/log mismatch).
@@ -290,9 +190,9 @@ class Standby:
                         return
                     self.writer = self.election.writer()
                     self._refresh_reads()
-            except SQLAlchemyError as exc:  # the lock session broke: open another one
+            except LockSessionError as exc:  # the lock session broke: open another one
                 log.warning("standby poll failed (%s); reconnecting", exc)
-                with contextlib.suppress(SQLAlchemyError):
+                with contextlib.suppress(LockSessionError):
                     self.election.reconnect()
             except Exception:  # keep standing by; the next poll tries again
                 log.exception("standby poll failed")
