@@ -9,14 +9,14 @@ log reopens at the last committed batch with its tree and checkpoint in agreemen
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from ledger import merkle
-from ledger.c2sp.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
-from ledger.c2sp.note import NoteSigner
+from ledger.c2sp.checkpoint import Checkpoint, parse_checkpoint, sign_checkpoint
+from ledger.c2sp.note import NoteSigner, NoteVerifier, sign_note, verify_note
 from ledger.errors import InputError, IntegrityError, NotFoundError
 from ledger.records import GENESIS_PREV, build_record, format_time, parse_record
 from ledger.storage import Batch, LogStorage, Opening, StateChange
@@ -55,13 +55,23 @@ class Log:
     run concurrently from other threads.
     """
 
-    def __init__(self, store: LogStorage, origin: str, signer: NoteSigner) -> None:
+    def __init__(
+        self,
+        store: LogStorage,
+        origin: str,
+        signer: NoteSigner,
+        verifiers: Sequence[NoteVerifier] = (),
+    ) -> None:
         if signer.name != origin:
             raise InputError(f"log key name {signer.name!r} must equal the origin {origin!r}")
         self.store = store
         self.origin = origin
         self.signer = signer
         self.verifier = signer.verifier()
+        # A rotated log (docs/adr/0012): its stored checkpoints may carry any of its keys,
+        # and which keys sign a new checkpoint follows the state (signers_for(first, size)).
+        self.verifiers: list[NoteVerifier] = [self.verifier, *verifiers]
+        self.signers_for: Callable[[int, int], Sequence[NoteSigner]] | None = None
         self.lock = threading.RLock()
         self._node_cache: dict[tuple[int, int], bytes] = {}
         self._open()
@@ -84,12 +94,17 @@ class Log:
                 raise IntegrityError(f"log has {size} entries but no checkpoint")
             return
         _, note = latest
-        cp, _ = open_checkpoint(note, self.verifier)
+        cp = self._open_own(note)
         if cp.origin != self.origin or cp.size != size or cp.root_hash != self._frontier.root():
             raise IntegrityError(
                 f"newest checkpoint (size {cp.size}) does not match the stored tree "
                 f"(size {size}): the database was altered outside the log"
             )
+
+    def _open_own(self, note: bytes) -> Checkpoint:
+        """A stored checkpoint, signed by one of this log's keys."""
+        opened, _ = verify_note(note, self.verifiers)
+        return parse_checkpoint(opened.text)
 
     # --- state -------------------------------------------------------------------------
 
@@ -166,7 +181,10 @@ class Log:
                 if level:
                     rows_n.append((level, idx, h))
         cp = Checkpoint(self.origin, frontier.size, frontier.root())
-        note = sign_checkpoint(cp, self.signer)
+        if self.signers_for is None:
+            note = sign_checkpoint(cp, self.signer)
+        else:
+            note = sign_note(cp.body(), list(self.signers_for(first, frontier.size)))
         self.store.append_batch(Batch(rows_e, rows_n, (frontier.size, note), state, openings))
         self._frontier = frontier
         self._last_leaf = leaves[-1]
@@ -386,7 +404,7 @@ class Log:
                     raise IntegrityError(f"tree node {k} does not match the entries below it")
             lo = hi
         note = self.checkpoint()
-        cp, _ = open_checkpoint(note, self.verifier)
+        cp = self._open_own(note)
         if cp.size != size or cp.root_hash != frontier.root():
             raise IntegrityError("the newest checkpoint does not match the recomputed tree")
         return size

@@ -74,6 +74,9 @@ class Sequencer:
         self.rules = rules
         self.clock = clock
         self.on_batch = on_batch
+        # What only this node can refuse (e.g. a log.rotate to a key it does not hold;
+        # node/log_keys.py); raises a CivicError for the submitter.
+        self.admit: Callable[[State, Envelope], None] | None = None
         self.state = self._load_state()
         self._queue: queue.Queue[Submission | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="sequencer", daemon=True)
@@ -212,6 +215,8 @@ class Sequencer:
                     ctx = Context(index, when_dt, when, leaf)
                     if s.private is not None:
                         self.private.check(state, env, s.private)
+                    if self.admit is not None:
+                        self.admit(state, env)
                     apply_envelope(state, env, ctx)
                 except CivicError as exc:
                     s.future.set_exception(exc)
