@@ -16,7 +16,7 @@ from typing import Any
 
 from ledger import merkle
 from ledger.c2sp.checkpoint import Checkpoint, parse_checkpoint, sign_checkpoint
-from ledger.c2sp.note import NoteSigner, NoteVerifier, sign_note, verify_note
+from ledger.c2sp.note import Note, NoteSigner, NoteVerifier, sign_note, verify_note
 from ledger.errors import InputError, IntegrityError, NotFoundError
 from ledger.records import GENESIS_PREV, build_record, format_time, parse_record
 from ledger.storage import Batch, LogStorage, Opening, StateChange
@@ -94,17 +94,22 @@ class Log:
                 raise IntegrityError(f"log has {size} entries but no checkpoint")
             return
         _, note = latest
-        cp = self._open_own(note)
+        cp, _ = self.open_own(note)
         if cp.origin != self.origin or cp.size != size or cp.root_hash != self._frontier.root():
             raise IntegrityError(
                 f"newest checkpoint (size {cp.size}) does not match the stored tree "
                 f"(size {size}): the database was altered outside the log"
             )
 
-    def _open_own(self, note: bytes) -> Checkpoint:
-        """A stored checkpoint, signed by one of this log's keys."""
+    def open_own(self, note: bytes) -> tuple[Checkpoint, Note]:
+        """Like :func:`~ledger.c2sp.checkpoint.open_checkpoint` for this log's own stored
+        checkpoints: signed by any of its keys (a rotated log's older checkpoints carry
+        an older key; which key a size needs is the verifiers' check, docs/adr/0012)."""
         opened, _ = verify_note(note, self.verifiers)
-        return parse_checkpoint(opened.text)
+        cp = parse_checkpoint(opened.text)
+        if cp.origin != self.origin:
+            raise IntegrityError(f"checkpoint origin {cp.origin!r} is not {self.origin!r}")
+        return cp, opened
 
     # --- state -------------------------------------------------------------------------
 
@@ -404,7 +409,7 @@ class Log:
                     raise IntegrityError(f"tree node {k} does not match the entries below it")
             lo = hi
         note = self.checkpoint()
-        cp = self._open_own(note)
+        cp, _ = self.open_own(note)
         if cp.size != size or cp.root_hash != frontier.root():
             raise IntegrityError("the newest checkpoint does not match the recomputed tree")
         return size

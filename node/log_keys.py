@@ -137,6 +137,9 @@ def install_sequencer_keys(ctx: NodeContext) -> None:
         if env.type != "log.rotate":
             return
         vkey = env.body.get("new_vkey")
+        # Read the folder afresh: the key must be on disk, not only remembered, or a
+        # restart after the rotation would have nothing to sign with.
+        ring.reload()
         if not isinstance(vkey, str) or ring.get(vkey) is None:
             raise ConflictError(
                 "this sequencer does not hold the new log key, so it could not sign the "

@@ -15,6 +15,7 @@ or bytes served by the log that differ from the ones its signed checkpoints comm
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Sequence
@@ -246,8 +247,6 @@ class Replica:
         self.origin = log_.origin
         self.lock = threading.RLock()
         self.state = self._load_state()
-        # Keys announced by log.rotate records fetched but not yet replayed and stored.
-        self._pending: KeyHistory | None = None
         self._follow_keys()
 
     def _load_state(self) -> State:
@@ -281,30 +280,32 @@ class Replica:
 
     def open(self, note: bytes) -> tuple[Checkpoint, bytes]:
         """Verify the log's signature on ``note`` with the key its size falls under; the
-        checkpoint and the log-only note.
+        checkpoint and the log-only note (that key's signature line).
 
-        A note beyond this replica's tree signed by a key it does not know yet may come
-        after a ``log.rotate`` it has not replayed: the missing entries are fetched and
-        the keys their rotation records name are tried (the replay then checks the
-        rotation's rules, and that the state agrees with the key, before storing)."""
+        A note beyond this replica's tree may come after a ``log.rotate`` it has not
+        replayed yet: signed by a key it does not know, or (the hand-over) by the old and
+        the new key. Then the missing entries are fetched and the key their rotation
+        records name for the note's size is the one checked; the replay then checks the
+        rotation's rules, and that its state names that key, before anything is stored."""
         size = read_checkpoint(note).size
+        history = self.history()
+        if size > self.log.size and self.source is not None:
+            mine = {s.key_hash for s in parse_note(note).signatures if s.name == self.origin}
+            known = {v.key_hash for v in history.verifiers()}
+            # A key this log never had (or the hand-over's two): a rotation may be among the
+            # new entries. A note by an older key alone is simply refused below.
+            if len(mine) > 1 or mine - known:
+                # No such entries served: the signature check below refuses the note.
+                with contextlib.suppress(NotFoundError):
+                    history = self._announced_keys(size)
+        key = history.key_for(size)
         try:
-            return log_signed_only(note, self.history().key_for(size))
-        except SignatureError:
-            if size <= self.log.size or self.source is None:
-                raise
-        pending = self._pending
-        if pending is None or pending.epochs[-1].first_size > size:
-            pending = self._announced_keys(size)
-        try:
-            got = log_signed_only(note, pending.key_for(size))
+            return log_signed_only(note, key)
         except SignatureError as exc:
             raise SignatureError(
                 f"checkpoint of size {size} is not signed by the log key its size falls "
-                f"under ({pending.key_for(size).vkey()}): {exc.message}"
+                f"under ({key.vkey()}): {exc.message}"
             ) from exc
-        self._pending = pending
-        return got
 
     def _announced_keys(self, size: int) -> KeyHistory:
         """The history extended by the log.rotate records among the entries up to ``size``
@@ -463,7 +464,6 @@ class Replica:
             # The state ran ahead of a batch that was not stored: reload it.
             self.state = self._load_state()
             raise
-        self._pending = None
         self._follow_keys()
 
     def _equivocation(self, cp: Checkpoint, log_note: bytes) -> None:
