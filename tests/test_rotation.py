@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from audits.audit import AuditOptions, run_audit
 from cli.incident_cmds import rotate_log_key
 from client.http import NodeClient
 from ledger import merkle
@@ -138,6 +139,14 @@ def test_rotation_end_to_end(tmp_path: Path) -> None:
         old_proof = net.get(net.seq, f"/v1/proofs/inclusion?index=2&tree_size={before.size}").json()
         rec2 = base64.b64decode(net.get(net.seq, "/v1/records/2").json()["entry"])
 
+        # An auditor remembers the log before the rotation (a state file).
+        state_file = tmp_path / "audit-state.json"
+        nodes = [net.seq.url, net.mirror.url]
+        first = run_audit(
+            AuditOptions(nodes=nodes, vkey=net.genesis_vkey, state_file=state_file, workers=0)
+        )
+        assert first.verdict == "clean", [f.message for f in first.findings]
+
         c = NodeClient(net.seq.url)
         try:
             # Not the committee quorum: refused, and the staged key is taken away again.
@@ -201,6 +210,16 @@ def test_rotation_end_to_end(tmp_path: Path) -> None:
             [bytes.fromhex(h) for h in old_proof["hashes"]],
             before.root_hash,
         )
+
+        # civic audit follows the rotation: from the genesis key alone, and from the
+        # state remembered before it (old checkpoints and records still verify).
+        for opts in (
+            AuditOptions(nodes=nodes, vkey=net.genesis_vkey, workers=0),
+            AuditOptions(nodes=nodes, vkey=net.genesis_vkey, state_file=state_file, workers=0),
+        ):
+            rep = run_audit(opts)
+            assert rep.verdict == "clean", [f.message for f in rep.findings]
+            assert rep.verified_to >= size
 
         # A checkpoint signed by the old key past the rotation is refused by verifiers
         # and by the witnesses.
