@@ -25,6 +25,7 @@ __all__ = [
     "MISSING",
     "VALID",
     "CheckpointTrust",
+    "KeyForSize",
     "WitnessCosignature",
     "check_trust",
     "check_trust_by_size",
