@@ -123,6 +123,8 @@ def rotate_key(
     Example: civic node rotate-key --data ./seq --new-key new-log.key --sign alice.key --sign bob.key --old-key compromised --reason "laptop stolen"
     """
     cfg = load_config(data)
+    if old_key not in OLD_KEY_STATUSES:  # before any file is written
+        raise InputError(f"--old-key must be one of {', '.join(OLD_KEY_STATUSES)}")
     new = _new_signer(new_key, cfg.origin)
     committee = [load_key(p) for p in sign]
     env = read_json_file(envelope) if envelope is not None else None
