@@ -157,9 +157,11 @@ def followed_log_keys(c: NodeClient, log_key: NoteVerifier) -> KeyHistory:
     (404) has only the genesis key."""
     try:
         doc = c.get_json("/v1/log-keys")
+        return follow_key_history(doc, log_key.vkey(), community_policy(c, log_key)).history
     except NotFoundError:
+        # No key history served, or no witnessed checkpoint covers a rotation yet: only
+        # the genesis key is verified so far.
         return KeyHistory.genesis_only(log_key.vkey())
-    return follow_key_history(doc, log_key.vkey(), community_policy(c, log_key)).history
 
 
 def _key_at(c: NodeClient, log_key: NoteVerifier, note: bytes) -> NoteVerifier:

@@ -353,13 +353,14 @@ def follow_key_history(doc: Mapping[str, Any], genesis_vkey: str, policy: Any) -
        witness quorum of ``policy`` (a :class:`~ledger.c2sp.policy.Policy`): the witnesses
        replayed every record up to it, the rotations' committee quorum included.
 
-    SignatureError / ProofError / InputError naming the first step that fails.
+    SignatureError / ProofError / InputError naming the first step that fails;
+    NotFoundError when the checkpoint only lacks the witness quorum (retry later).
     """
     import base64
 
     from ledger import merkle
-    from ledger.c2sp.trust import trusted_checkpoint_by_size
-    from ledger.errors import ProofError, SignatureError
+    from ledger.c2sp.trust import check_trust_by_size, trusted_checkpoint_by_size
+    from ledger.errors import NotFoundError, ProofError, SignatureError
     from ledger.records import parse_record
     from ledger.statements import parse_envelope
 
@@ -397,6 +398,13 @@ def follow_key_history(doc: Mapping[str, Any], genesis_vkey: str, policy: Any) -
     if not parsed:
         return FollowedHistory(history, 0, ())
     note = str(doc.get("checkpoint", "")).encode("utf-8")
+    trust = check_trust_by_size(note, policy, history.key_for)
+    if trust.log_ok and not trust.invalid and not trust.quorum_met:
+        # Not a bad history: the witnesses have not cosigned past the rotation yet.
+        raise NotFoundError(
+            "no witnessed checkpoint covers the log's key rotations yet: "
+            f"{trust.problem()}; retry once the witnesses have cosigned"
+        )
     cp = trusted_checkpoint_by_size(note, policy, history.key_for)
     proofs = doc.get("proofs", [])
     if not isinstance(proofs, list) or len(proofs) != len(parsed):

@@ -185,3 +185,57 @@ def test_key_for_size_picks_exactly_one_epoch(records: list[int]) -> None:
         assert e.first_size <= size
         later = [x for x in h.epochs if x.first_size > e.first_size]
         assert not later or later[0].first_size > size
+
+
+def _served(c: Community, signer: Any, size: int | None = None) -> dict[str, Any]:
+    """What GET /v1/log-keys serves for the factory's records, checkpoint signed by ``signer``."""
+    import base64
+
+    from ledger import merkle
+
+    size = len(c.records) if size is None else size
+    leaves = [merkle.leaf_hash(r) for r in c.records[:size]]
+    note = sign_checkpoint(Checkpoint(ORIGIN, size, merkle.root_from_leaves(leaves)), signer)
+    rows = [e.record for e in key_history(c.state).epochs[1:]]
+    return {
+        "rotations": [
+            {"index": i, "record": base64.b64encode(c.records[i]).decode()} for i in rows
+        ],
+        "checkpoint": note.decode(),
+        "proofs": [
+            [base64.b64encode(h).decode() for h in merkle.inclusion_proof_from_leaves(i, leaves)]
+            for i in rows
+        ],
+    }
+
+
+def test_a_served_key_history_is_followed_from_genesis_alone() -> None:
+    from ledger.errors import ProofError, SignatureError
+    from ledger.log_keys import follow_key_history
+
+    c = Community()
+    c.enrol("a")
+    at = c.submit(_rotate(c)).index
+    c.enrol("b")
+    genesis = c.log_signer.verifier().vkey()
+    policy = policy_from_genesis(c.state)
+    got = follow_key_history(_served(c, NEW), genesis, policy)
+    assert got.history == key_history(c.state) and got.old_key_signed == (at,)
+    # The checkpoint signed by the old key past the rotation: refused.
+    with pytest.raises(SignatureError, match="must be signed by the log key"):
+        follow_key_history(_served(c, c.log_signer), genesis, policy)
+    # A record that is not the rotation, passed off as one.
+    doc = _served(c, NEW)
+    import base64
+
+    doc["rotations"][0]["record"] = base64.b64encode(c.records[1]).decode()
+    with pytest.raises(SignatureError, match="is a member.enrol"):
+        follow_key_history(doc, genesis, policy)
+    # A proof that does not hold.
+    doc = _served(c, NEW)
+    doc["proofs"][0] = doc["proofs"][0][::-1]
+    with pytest.raises(ProofError):
+        follow_key_history(doc, genesis, policy)
+    # From another genesis key: the chain does not start there.
+    with pytest.raises(SignatureError, match="rotates away from"):
+        follow_key_history(_served(c, NEW), NEW.verifier().vkey(), policy)
