@@ -229,7 +229,7 @@ def test_a_served_key_history_is_followed_from_genesis_alone() -> None:
     import base64
 
     doc["rotations"][0]["record"] = base64.b64encode(c.records[1]).decode()
-    with pytest.raises(SignatureError, match="is a member.enrol"):
+    with pytest.raises(SignatureError, match=r"is a member\.enrol"):
         follow_key_history(doc, genesis, policy)
     # A proof that does not hold.
     doc = _served(c, NEW)
