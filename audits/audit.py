@@ -52,6 +52,7 @@ from audits.fetch import Fetcher, HttpFetcher
 from audits.findings import Finding, Severity, finding
 from audits.found import Found
 from audits.freshness import DEFAULT_MAX_LAG, FreshnessContext, check_freshness
+from audits.keys import compare_history, follow_log_keys
 from audits.pipeline import (
     DownloadContext,
     PipelineContext,
@@ -81,6 +82,7 @@ from ledger import merkle
 from ledger.c2sp.checkpoint import Checkpoint
 from ledger.c2sp.note import NoteVerifier, parse_vkey
 from ledger.errors import CivicError, InputError, NetworkError, VerificationError
+from ledger.log_keys import KeyHistory
 from ledger.records import format_time
 from ledger.state import State
 from ledger.tiles import decode_bundle
@@ -160,6 +162,8 @@ class _Checked:
     target: Seen
     cp: Checkpoint
     verifier: NoteVerifier
+    # The log's keys after any log.rotate (audits/keys.py); the genesis key alone if none.
+    keys: KeyHistory
 
 
 @dataclass(frozen=True)
@@ -193,7 +197,9 @@ def _checkpoints(
         r.log_vkey = trust.verifier.vkey()
     if not trust.ok or trust.verifier is None:
         return None
-    checked = verify_checkpoints(CheckpointContext(fetched.seen, trust.verifier))
+    followed = follow_log_keys(fetchers, out.down(), trust.verifier, trust.genesis_hash)
+    out.take(followed.found)
+    checked = verify_checkpoints(CheckpointContext(fetched.seen, followed.history))
     out.take(checked.found)
     out.mark(checked.marks)
     t = checked.target
@@ -202,7 +208,7 @@ def _checkpoints(
     r.origin = t.cp.origin
     r.checkpoint_size, r.checkpoint_root = t.cp.size, t.cp.root_hash.hex()
     r.checkpoint_note = t.note.decode("utf-8", "replace")
-    return _Checked(checked.seen, t, t.cp, trust.verifier)
+    return _Checked(checked.seen, t, t.cp, trust.verifier, followed.history)
 
 
 def _witnesses(
@@ -212,10 +218,10 @@ def _witnesses(
     old: AuditState | None = None,
     max_lag: int = DEFAULT_MAX_LAG,
 ) -> None:
-    out.take(check_witnesses(WitnessContext(c.seen, history, c.verifier, out.forked())))
+    out.take(check_witnesses(WitnessContext(c.seen, history, c.keys, out.forked())))
     # How far the witnessed part reaches; who serves less than was witnessed.
     reach = check_freshness(
-        FreshnessContext(c.seen, c.cp, history, c.verifier, out.forked(), out.down(), old, max_lag)
+        FreshnessContext(c.seen, c.cp, history, c.keys, out.forked(), out.down(), old, max_lag)
     )
     out.take(reach.found)
     out.report.witnessed_size, out.report.witnessed_by = reach.trusted_size, reach.by
@@ -225,7 +231,7 @@ def _stale_only(out: _Outcome, c: _Checked, old: AuditState, max_lag: int) -> No
     """Every node is behind the remembered checkpoint: say who, and by how much."""
     history = tuple(old.witness_history)
     reach = check_freshness(
-        FreshnessContext(c.seen, c.cp, history, c.verifier, out.forked(), out.down(), old, max_lag)
+        FreshnessContext(c.seen, c.cp, history, c.keys, out.forked(), out.down(), old, max_lag)
     )
     out.take(Found(tuple(f for f in reach.found.findings if f.code.startswith("node."))))
 
@@ -308,6 +314,7 @@ def _audit_log(
         out.mark([NodeCheckpoint(name, "fork") for name in sorted(consistent.forked)])
         _witnesses(out, c, done.history, old, opts.max_lag)
         out.take(Found(tuple(invariant_findings(done.state))))
+        out.take(compare_history(c.keys, done.state))
     out.phase("tree", len(refs), "objects", time.perf_counter() - t0)
     out.take(done.download)
     if tree.complete:
@@ -326,7 +333,7 @@ def _audit(
     c = _checkpoints(opts, fetchers, progress, old, out)
     audited = None
     if c is not None:
-        out.take(node_evidence(EvidenceContext(fetchers, out.down(), c.verifier)))
+        out.take(node_evidence(EvidenceContext(fetchers, out.down(), c.keys)))
         audited = _audit_log(opts, c, old, progress, stack, out)
     r.phases.sort(key=lambda p: _PHASES.index(p.name) if p.name in _PHASES else len(_PHASES))
     r.nodes = list(out.status.values())

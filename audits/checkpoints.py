@@ -24,6 +24,7 @@ from ledger.c2sp.checkpoint import Checkpoint
 from ledger.c2sp.note import NoteVerifier
 from ledger.canonical import parse_json
 from ledger.errors import NetworkError, NotFoundError
+from ledger.log_keys import KeyHistory
 
 __all__ = [
     "CheckpointContext",
@@ -124,7 +125,7 @@ class CheckpointContext:
     """The checkpoints obtained and the trusted log key."""
 
     seen: tuple[Seen, ...]
-    verifier: NoteVerifier
+    verifier: NoteVerifier | KeyHistory
 
 
 @dataclass(frozen=True)

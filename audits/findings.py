@@ -71,6 +71,12 @@ CODES: dict[str, tuple[Severity, str]] = {
     "statement.malformed": (_E, "a statement envelope is malformed"),
     "statement.signature": (_E, "a statement signature does not verify"),
     "rule.violation": (_E, "a record breaks a rule of the community"),
+    "record.revoked_key": (_E, "a statement is signed with a key after an incident revoked it"),
+    "keys.history": (_E, "a node serves a log key history that does not verify"),
+    "keys.mismatch": (
+        _E,
+        "the served log key history differs from the replayed log.rotate records",
+    ),
     "funds.invariant": (_E, "the replayed accounts, budget lines or expenses do not add up"),
     "secret.verify": (_E, "a secret ballot's Belenios public data does not verify"),
     # views and nodes

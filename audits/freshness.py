@@ -34,6 +34,7 @@ from ledger.c2sp.note import NoteVerifier
 from ledger.c2sp.policy import Policy
 from ledger.c2sp.trust import check_trust
 from ledger.errors import CivicError, NetworkError, NotFoundError
+from ledger.log_keys import KeyHistory
 
 __all__ = ["DEFAULT_MAX_LAG", "FreshnessContext", "Reach", "check_freshness"]
 
@@ -49,7 +50,7 @@ class FreshnessContext:
     seen: tuple[Seen, ...]
     target: Checkpoint
     history: tuple[tuple[int, dict[str, Any]], ...]
-    verifier: NoteVerifier
+    verifier: NoteVerifier | KeyHistory
     forked: frozenset[str]
     down: frozenset[str]
     remembered: AuditState | None = None
@@ -76,7 +77,7 @@ def _policy_at(ctx: FreshnessContext, size: int) -> Policy | None:
     if doc is None:
         return None
     try:
-        return witness_policy(doc, ctx.verifier)
+        return witness_policy(doc, ctx.verifier, size)
     except CivicError:
         return None
 

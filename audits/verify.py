@@ -41,13 +41,14 @@ import nacl.signing
 
 from audits.findings import Finding, finding
 from ledger import merkle
-from ledger.c2sp.checkpoint import Checkpoint, open_checkpoint
+from ledger.c2sp.checkpoint import Checkpoint, open_checkpoint, read_checkpoint
 from ledger.c2sp.note import NoteVerifier
 from ledger.c2sp.policy import Policy
 from ledger.c2sp.trust import check_trust
 from ledger.canonical import _ASTRAL, _DECODER, _Undecided, canonical_value
 from ledger.errors import CivicError, InputError, SignatureError
 from ledger.keys import public_key_of
+from ledger.log_keys import KeyHistory
 from ledger.merkle import NodeId
 from ledger.records import parse_record, parse_time
 from ledger.state import Context, State, apply_envelope
@@ -470,9 +471,25 @@ def authenticate_tiles(
 # --- checkpoints and witnesses ---------------------------------------------------------------
 
 
-def check_log_signature(note: bytes, verifier: NoteVerifier, node: str) -> Checkpoint | Finding:
-    """The checkpoint if the log key signed it validly (C2SP signed-note), else a finding."""
+def check_log_signature(
+    note: bytes, verifier: NoteVerifier | KeyHistory, node: str
+) -> Checkpoint | Finding:
+    """The checkpoint if the log key signed it validly (C2SP signed-note), else a finding.
+
+    With a :class:`~ledger.log_keys.KeyHistory` (a rotated log), the key is the one of the
+    checkpoint's size (docs/adr/0012-log-key-rotation.md)."""
     try:
+        if isinstance(verifier, KeyHistory):
+            size = read_checkpoint(note).size
+            key = verifier.key_for(size)
+            try:
+                cp, _ = open_checkpoint(note, key)
+            except SignatureError as exc:
+                raise SignatureError(
+                    f"a checkpoint of size {size} must be signed by the log key {key.vkey()} "
+                    f"(the log's key history): {exc.message}"
+                ) from exc
+            return cp
         cp, _ = open_checkpoint(note, verifier)
     except SignatureError as exc:
         return finding("checkpoint.signature", f"{node}: {exc.message}", node=node)
@@ -481,9 +498,14 @@ def check_log_signature(note: bytes, verifier: NoteVerifier, node: str) -> Check
     return cp
 
 
-def witness_policy(witnesses: Mapping[str, Any] | None, log: NoteVerifier) -> Policy:
+def witness_policy(
+    witnesses: Mapping[str, Any] | None, log: NoteVerifier | KeyHistory, size: int | None = None
+) -> Policy:
     """The C2SP tlog-policy of a ``witnesses/current`` document (k of the n witnesses), as
-    ``ledger.witness_policy`` states a community's policy."""
+    ``ledger.witness_policy`` states a community's policy; for a rotated log, with the key
+    of a checkpoint of ``size`` (the current key without one)."""
+    if isinstance(log, KeyHistory):
+        log = log.current.verifier if size is None else log.key_for(size)
     doc = witnesses or {"witnesses": [], "quorum": 0}
     body = {"log_vkey": log.vkey(), "witnesses": doc["witnesses"], "quorum": doc["quorum"]}
     return policy_from_genesis(body)
@@ -565,6 +587,17 @@ def _apply(state: State, rec: CheckedRecord, leaf_hex: str, node: str | None) ->
     pos = rec.position
     when = rec.when if rec.when is not None else parse_time(rec.time)
     ctx = Context(pos, when, rec.time, leaf_hex)
+    revoked = state.rows("revoked")
+    used = sorted(rec.envelope.signers & revoked.keys())
+    if used:
+        # The sequencer accepted what the rules refuse from the incident record on.
+        k = used[0]
+        msg = (
+            f"record {pos} ({rec.type}) is signed with {k}, which incident record "
+            f"{revoked[k]['at']} revoked: the sequencer accepted a statement it had to refuse"
+        )
+        rule = "no signature by a revoked key (incident.report)"
+        return [finding("record.revoked_key", msg, index=pos, rule=rule, node=node)]
     try:
         apply_envelope(state, rec.envelope, ctx)
     except CivicError as exc:

@@ -24,6 +24,7 @@ from ledger import merkle
 from ledger.c2sp.note import NoteVerifier
 from ledger.errors import CivicError, InputError, NetworkError, NotFoundError, ProofError
 from ledger.evidence import SHAREABLE_KINDS, evidence_from_json, verify_evidence
+from ledger.log_keys import KeyHistory
 
 __all__ = [
     "Consistency",
@@ -104,7 +105,7 @@ class WitnessContext:
 
     seen: tuple[Seen, ...]
     history: tuple[tuple[int, dict[str, Any]], ...]
-    verifier: NoteVerifier
+    verifier: NoteVerifier | KeyHistory
     forked: frozenset[str]
 
 
@@ -130,7 +131,7 @@ def check_witnesses(ctx: WitnessContext) -> Found:
         if doc is None:
             continue
         try:
-            policy = witness_policy(doc, ctx.verifier)
+            policy = witness_policy(doc, ctx.verifier, s.cp.size)
         except CivicError:
             continue
         found = check_cosignatures(s.note, policy, s.name)
@@ -155,7 +156,7 @@ class EvidenceContext:
 
     fetchers: tuple[Fetcher, ...]
     down: frozenset[str]
-    verifier: NoteVerifier
+    verifier: NoteVerifier | KeyHistory
 
 
 def node_evidence(ctx: EvidenceContext) -> Found:
@@ -179,7 +180,9 @@ def node_evidence(ctx: EvidenceContext) -> Found:
     return col.found()
 
 
-def _one_evidence(col: Collector, verifier: NoteVerifier, node: str, item: Any) -> None:
+def _one_evidence(
+    col: Collector, verifier: NoteVerifier | KeyHistory, node: str, item: Any
+) -> None:
     try:
         ev = evidence_from_json(item)
     except CivicError as exc:
@@ -198,7 +201,7 @@ def _one_evidence(col: Collector, verifier: NoteVerifier, node: str, item: Any) 
         col.add(finding("node.reports", msg, index=ev.index, node=node, kind=ev.kind))
         return
     try:
-        what = verify_evidence(ev, verifier)
+        what = _verify_evidence(ev, verifier)
     except CivicError as exc:
         msg = f"{node} serves {ev.kind} evidence that does not verify: {exc.message}"
         col.add(finding("node.reports", msg, node=node, kind=ev.kind))
@@ -207,3 +210,18 @@ def _one_evidence(col: Collector, verifier: NoteVerifier, node: str, item: Any) 
     if ev.reason:
         msg += f" ({ev.reason})"
     col.add(finding("node.evidence", msg, index=ev.index, node=node, kind=ev.kind, id=ev.id))
+
+
+def _verify_evidence(ev: Any, verifier: NoteVerifier | KeyHistory) -> str:
+    """:func:`verify_evidence` with the log's key; a rotated log's evidence may be signed
+    by any of its keys (the newest first)."""
+    if not isinstance(verifier, KeyHistory):
+        return str(verify_evidence(ev, verifier))
+    last: CivicError | None = None
+    for key in reversed(verifier.verifiers()):
+        try:
+            return str(verify_evidence(ev, key))
+        except CivicError as exc:
+            last = exc
+    assert last is not None
+    raise last

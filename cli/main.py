@@ -15,6 +15,7 @@ from cli import (
     demo,
     doctor_cmds,
     funds_cmds,
+    incident_cmds,
     key_cmds,
     log_cmds,
     member_cmds,
@@ -79,6 +80,8 @@ app.add_typer(log_cmds.app, name="log", rich_help_panel=AUDITORS)
 app.add_typer(community_cmds.app, name="community", rich_help_panel=OPERATORS)
 node_ops_cmds.register(node_cmds.app)  # restore and fsck join `civic node`
 app.add_typer(node_cmds.app, name="node", rich_help_panel=OPERATORS)
+node_cmds.app.command("rotate-key")(incident_cmds.rotate_key)
+app.add_typer(incident_cmds.app, name="incident", rich_help_panel=COMMITTEE)
 
 
 def _version(value: bool) -> None:

@@ -18,12 +18,19 @@ from cli.common import KEY_OPTION, NODE_OPTION, client, load_key
 from cli.output import EXIT_EVIDENCE, emit_json
 from client import secret
 from client.reach import probe_nodes
-from client.receipts import WITNESS_WAIT, cast_receipt, complete_receipt, gather_receipt_inputs
+from client.receipts import (
+    WITNESS_WAIT,
+    cast_receipt,
+    complete_receipt,
+    followed_log_keys,
+    gather_receipt_inputs,
+)
 from client.submit import submit_statement
 from client.votes import previous_vote
 from ledger.c2sp.checkpoint import read_checkpoint
 from ledger.c2sp.note import parse_vkey
 from ledger.c2sp.policy import Policy, parse_policy
+from ledger.c2sp.trust import KeyForSize
 from ledger.errors import CivicError, InputError, NetworkError, NotFoundError
 from voting.ballot_records import LogView, parse_bundle, proven_genesis
 from voting.receipts import ReceiptReport, read_receipt, verify_receipt
@@ -249,6 +256,7 @@ def verify(
     witnessed: list[LogView] = []
     b: Any = None
     standalone = False
+    key_for: KeyForSize | None = None
     if bundle is not None:
         b = _read_bundle(bundle, ballot, receipt_size)
         hint = b.log_vkey if b is not None else ""
@@ -284,6 +292,8 @@ def verify(
         node = list(reach.up)
         with client(node[0]) as c:
             verifier, source = resolve_log_key(c, log_key)
+            # The log's keys after any rotation, verified from that key (docs/adr/0012).
+            key_for = followed_log_keys(c, verifier).key_for
         got = gather_receipt_inputs(node, ballot or None, receipt_size)
         views, b, bundle_source = list(got.views), got.bundle, got.bundle_source
         genesis, witnessed = got.genesis, list(got.witnessed)
@@ -293,7 +303,8 @@ def verify(
         verifier,
         views,
         b,
-        open_cp=checkpoint_opener(verifier),
+        open_cp=None if key_for is not None else checkpoint_opener(verifier),
+        key_for=key_for,
         bundle_source=bundle_source,
         genesis=genesis,
         witnessed=witnessed,

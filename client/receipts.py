@@ -23,11 +23,12 @@ from dataclasses import dataclass
 
 from client.http import NodeClient
 from ledger.c2sp.checkpoint import open_checkpoint, read_checkpoint
-from ledger.c2sp.note import NoteVerifier
+from ledger.c2sp.note import NoteVerifier, parse_note
 from ledger.c2sp.policy import Policy
 from ledger.c2sp.proof import parse_tlog_proof
-from ledger.c2sp.trust import check_trust
+from ledger.c2sp.trust import check_trust_by_size
 from ledger.errors import CivicError, NetworkError, NotFoundError, ProofError
+from ledger.log_keys import KeyHistory, LogKeyEpoch, follow_key_history
 from ledger.witness_policy import genesis_policy
 from voting.ballot_records import BallotBundle, LogView, parse_bundle
 from voting.receipts import (
@@ -47,6 +48,7 @@ __all__ = [
     "community_policy",
     "complete_receipt",
     "fetch_ballot_bundle",
+    "followed_log_keys",
     "gather_receipt_inputs",
     "wait_for_witnesses",
 ]
@@ -148,6 +150,35 @@ def community_policy(c: NodeClient, log_key: NoteVerifier) -> Policy:
     return genesis_policy(base64.b64decode(c.record(0)["entry"]), log_key)
 
 
+def followed_log_keys(c: NodeClient, log_key: NoteVerifier) -> KeyHistory:
+    """The log's keys after any log-key rotation, learnt from the node's ``/v1/log-keys``
+    and verified from ``log_key`` (the genesis key of the notice board) alone
+    (:func:`ledger.log_keys.follow_key_history`). A node that serves no key history
+    (404) has only the genesis key."""
+    try:
+        doc = c.get_json("/v1/log-keys")
+        return follow_key_history(doc, log_key.vkey(), community_policy(c, log_key)).history
+    except NotFoundError:
+        # No key history served, or no witnessed checkpoint covers a rotation yet: only
+        # the genesis key is verified so far.
+        return KeyHistory.genesis_only(log_key.vkey())
+
+
+def _key_at(c: NodeClient, log_key: NoteVerifier, note: bytes) -> NoteVerifier:
+    """The log key that signs ``note``'s size (the genesis key before any rotation)."""
+    size = read_checkpoint(note).size
+    key = followed_log_keys(c, log_key).key_for(size)
+    if any(s.key_hash == key.key_hash for s in parse_note(note).signatures):
+        return key
+    # A rotation not witnessed yet: the served key, unverified, only to build the file;
+    # verifying the receipt (step 10, once witnessed) checks it from the genesis key.
+    served = tuple(
+        LogKeyEpoch(k["vkey"], k["first_size"], k["record"], k["old_key_status"])
+        for k in c.get_json("/v1/log-keys")["keys"]
+    )
+    return KeyHistory(served).key_for(size)
+
+
 def wait_for_witnesses(
     c: NodeClient,
     index: int,
@@ -162,6 +193,7 @@ def wait_for_witnesses(
     seconds. The checkpoint's cosignatures are kept verbatim.
     """
     deadline = time.monotonic() + timeout
+    history = followed_log_keys(c, log_key)
     while True:
         try:
             got = c.get_json("/v1/proofs/inclusion", index=index, witnessed="true")
@@ -172,9 +204,9 @@ def wait_for_witnesses(
             note = str(got["checkpoint"]).encode("utf-8")
             # The node judges the quorum by its current policy; the receipt's verifier by
             # genesis: keep only a checkpoint the resident's own check trusts.
-            if check_trust(note, policy, log_verifiers=[log_key]).trusted:
+            if check_trust_by_size(note, policy, history.key_for).trusted:
                 hashes = [bytes.fromhex(h) for h in got["hashes"]]
-                return build_receipt(index, hashes, note, record, log_key)
+                return build_receipt(index, hashes, note, record, history.key_for(_size_of(note)))
         if time.monotonic() >= deadline:
             return None
         time.sleep(_POLL)
@@ -198,10 +230,12 @@ def cast_receipt(
     proof = answer["inclusion_proof"]
     assert isinstance(proof, dict)
     note = str(answer["checkpoint"]).encode("utf-8")
-    first = build_receipt(index, [bytes.fromhex(h) for h in proof["hashes"]], note, record, log_key)
+    # After a log-key rotation the node signs with a newer key (docs/adr/0012).
+    key = _key_at(c, log_key, note)
+    first = build_receipt(index, [bytes.fromhex(h) for h in proof["hashes"]], note, record, key)
     try:
         policy = community_policy(c, log_key)
-        if check_trust(note, policy).trusted:
+        if check_trust_by_size(note, policy, lambda _size: key).trusted:
             return first, True
         witnessed = wait_for_witnesses(c, index, record, log_key, policy, timeout)
     except CivicError:
@@ -238,19 +272,21 @@ def complete_receipt(
     proof, rec, _ = read_receipt(receipt)
     assert proof.extra is not None
     first = parse_original(original).checkpoint if original is not None else proof.checkpoint
-    cp0, _ = open_checkpoint(first, log_key)
+    history = followed_log_keys(c, log_key)
+    cp0, _ = open_checkpoint(first, history.key_for(_size_of(first)))
     policy = community_policy(c, log_key)
     new = wait_for_witnesses(c, rec.index, proof.extra, log_key, policy, timeout)
     if new is None:
         return None
-    cp1, _ = open_checkpoint(parse_tlog_proof(new).checkpoint, log_key)
+    new_note = parse_tlog_proof(new).checkpoint
+    cp1, _ = open_checkpoint(new_note, history.key_for(_size_of(new_note)))
     hashes: tuple[bytes, ...] = ()
     if cp0.size < cp1.size:
         got = c.consistency_proof(cp0.size, cp1.size)
         hashes = tuple(bytes.fromhex(h) for h in got["hashes"])
     done = OriginalAnswer(first, hashes)
     # Checked before anything is written: the same step 11 a verifier runs later.
-    report = verify_receipt(new, log_key, original=format_original(done))
+    report = verify_receipt(new, log_key, original=format_original(done), key_for=history.key_for)
     step = report.step(11)
     if step.status != "pass":
         raise ProofError(

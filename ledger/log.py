@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import repeat
 from typing import Any
 
 from ledger import merkle
-from ledger.c2sp.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
-from ledger.c2sp.note import NoteSigner
+from ledger.c2sp.checkpoint import Checkpoint, parse_checkpoint, sign_checkpoint
+from ledger.c2sp.note import Note, NoteSigner, NoteVerifier, sign_note, verify_note
 from ledger.errors import CivicError, InputError, IntegrityError, NotFoundError
 from ledger.records import GENESIS_PREV, build_record, format_time, parse_record
 from ledger.storage import Batch, LogStorage, Opening, StateChange
@@ -74,6 +74,7 @@ class Log:
         signer: NoteSigner,
         index_lag: int = INDEX_LAG,
         background_index: bool = True,
+        verifiers: Sequence[NoteVerifier] = (),
     ) -> None:
         if signer.name != origin:
             raise InputError(f"log key name {signer.name!r} must equal the origin {origin!r}")
@@ -81,6 +82,10 @@ class Log:
         self.origin = origin
         self.signer = signer
         self.verifier = signer.verifier()
+        # A rotated log (docs/adr/0012): its stored checkpoints may carry any of its keys,
+        # and which keys sign a new checkpoint follows the state (signers_for(first, size)).
+        self.verifiers: list[NoteVerifier] = [self.verifier, *verifiers]
+        self.signers_for: Callable[[int, int], Sequence[NoteSigner]] | None = None
         self.lock = threading.RLock()
         # Held around each write transaction, the append's and the integrator's: SQLite
         # has one writer at a time, and a thread waiting on this lock wakes the moment it
@@ -112,7 +117,7 @@ class Log:
                 raise IntegrityError(f"log has {size} entries but no checkpoint")
             return
         _, note = latest
-        cp, _ = open_checkpoint(note, self.verifier)
+        cp, _ = self.open_own(note)
         if cp.origin != self.origin or cp.size != size or cp.root_hash != self._frontier.root():
             raise IntegrityError(
                 f"newest checkpoint (size {cp.size}) does not match the stored tree "
@@ -128,7 +133,7 @@ class Log:
         latest = self.store.latest_checkpoint()
         if latest is None:
             return
-        cp, _ = open_checkpoint(latest[1], self.verifier)
+        cp, _ = self.open_own(latest[1])
         size = cp.size
         if cp.origin != self.origin or size < self.size:
             raise IntegrityError(f"the newest stored checkpoint (size {size}) went backwards")
@@ -142,6 +147,16 @@ class Log:
             raise IntegrityError(f"the stored tree does not match its checkpoint of size {size}")
         with self.lock:
             self._frontier, self._last_leaf = frontier, (last[0] if last else None)
+
+    def open_own(self, note: bytes) -> tuple[Checkpoint, Note]:
+        """Like :func:`~ledger.c2sp.checkpoint.open_checkpoint` for this log's own stored
+        checkpoints: signed by any of its keys (a rotated log's older checkpoints carry
+        an older key; which key a size needs is the verifiers' check, docs/adr/0012)."""
+        opened, _ = verify_note(note, self.verifiers)
+        cp = parse_checkpoint(opened.text)
+        if cp.origin != self.origin:
+            raise IntegrityError(f"checkpoint origin {cp.origin!r} is not {self.origin!r}")
+        return cp, opened
 
     # --- state -------------------------------------------------------------------------
 
@@ -223,7 +238,12 @@ class Log:
         end = frontier.size
         rows_e = list(zip(range(first, end), new, leaves, strict=True))
         rows_n = [(lvl, lo + k, h) for lvl, lo, hashes in runs for k, h in enumerate(hashes)]
-        note = sign_checkpoint(Checkpoint(self.origin, end, frontier.root()), self.signer)
+        cp = Checkpoint(self.origin, end, frontier.root())
+        if self.signers_for is None:
+            note = sign_checkpoint(cp, self.signer)
+        else:
+            # A rotated log: the keys the committed records name for these sizes.
+            note = sign_note(cp.body(), list(self.signers_for(first, end)))
         with self._write_lock:
             self.store.append_batch(Batch(rows_e, rows_n, (end, note), state, openings))
         self._frontier = frontier
@@ -495,7 +515,7 @@ class Log:
                     raise IntegrityError(f"tree node {k} does not match the entries below it")
             lo = hi
         note = self.checkpoint()
-        cp, _ = open_checkpoint(note, self.verifier)
+        cp, _ = self.open_own(note)
         if cp.size != size or cp.root_hash != frontier.root():
             raise IntegrityError("the newest checkpoint does not match the recomputed tree")
         return size

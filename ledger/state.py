@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from ledger import merkle
-from ledger.errors import CivicError, ConflictError, RuleViolation
+from ledger.errors import CivicError, ConflictError, ForbiddenError, RuleViolation
 from ledger.records import GENESIS_PREV, Record, parse_time
 from ledger.ruleset import Handler, RuleSet
 from ledger.statements import Envelope, parse_envelope
@@ -162,6 +162,13 @@ def _check_common(state: State, env: Envelope, ctx: Context) -> None:
     if state.has("nonce", f"{env.signer}/{env.statement['nonce']}"):
         raise ConflictError(
             "replay: this signer already used this nonce (statement submitted twice)"
+        )
+    # 4. no signature by a key an incident.report revoked (ledger/log_keys.py)
+    revoked = state.rows("revoked")
+    for k in sorted(env.signers & revoked.keys()):
+        raise ForbiddenError(
+            f"{k} was revoked by incident record {revoked[k]['at']}; statements signed "
+            "with it are refused from that record on: sign with a key that was not revoked"
         )
 
 

@@ -52,7 +52,11 @@ def _witness_doc(doc_or_state: Mapping[str, Any] | State) -> tuple[str, list[Any
         current = doc_or_state.peek("witnesses", "current")
         if genesis is None or current is None:
             raise InputError("the state has no genesis yet: no policy to derive")
-        return str(genesis["log_vkey"]), list(current["witnesses"]), current["quorum"]
+        # The key that signs the log's checkpoints now: the newest log.rotate's, if any
+        # (ledger/log_keys.py; its rows sort in log order).
+        rotations = doc_or_state.rows("log_key")
+        vkey = rotations[max(rotations)]["vkey"] if rotations else genesis["log_vkey"]
+        return str(vkey), list(current["witnesses"]), current["quorum"]
     body = doc_or_state
     # A whole genesis statement or envelope is accepted too: find its body.
     if "statement" in body:

@@ -16,6 +16,7 @@ from ledger.errors import NotFoundError
 from node import (
     routes_community,
     routes_funds,
+    routes_keys,
     routes_peers,
     routes_proofs,
     routes_statements,
@@ -92,6 +93,7 @@ def community_app(lifespan: Any = None, servers: list[dict[str, str]] | None = N
     app.include_router(routes_proofs.router)
     app.include_router(routes_statements.router)
     app.include_router(routes_community.router)
+    app.include_router(routes_keys.router)
     app.include_router(routes_voting.router)
     app.include_router(routes_funds.router)
     app.include_router(routes_witness.router)

@@ -245,11 +245,17 @@ def open_context(data_dir: Path, serve: bool = False) -> NodeContext:
     try:
         log: WitnessedLog
         if cfg.role == "sequencer":
-            log = WitnessedLog(store, cfg.origin, load_log_key(data_dir))
+            from node.log_keys import Keyring, stored_log_verifiers
+
+            # Every key of the folder verifies the newest checkpoint: after a rotation it
+            # may be signed by a key that is not (yet) log.key (node/log_keys.py).
+            ring = Keyring(data_dir).verifiers() + stored_log_verifiers(store)
+            log = WitnessedLog(store, cfg.origin, load_log_key(data_dir), verifiers=ring)
         else:
+            from node.log_keys import stored_log_verifiers
             from node.replica import ReplicaLog
 
-            log = ReplicaLog(store, configured_log_key(cfg))
+            log = ReplicaLog(store, configured_log_key(cfg), stored_log_verifiers(store))
         ctx = NodeContext(data_dir, cfg, store, log, community_rules())
         if serve:
             _open_services(ctx)
@@ -286,6 +292,9 @@ def _open_services(ctx: NodeContext) -> None:
         seq = Sequencer(ctx.log, store, private, ctx.rules)
         seq.metrics = metrics
         ctx.services["sequencer"] = seq
+        from node.log_keys import install_sequencer_keys
+
+        install_sequencer_keys(ctx)
         return
     from node.replica import HttpSource, Replica, ReplicaLog
 

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ledger.c2sp.checkpoint import Checkpoint, open_checkpoint
+from ledger.c2sp.checkpoint import Checkpoint
 from ledger.errors import CivicError, NotFoundError, StorageError
 from ledger.files import write_atomic
 from node.problems import problem_type
@@ -136,7 +136,7 @@ class Freshness(threading.Thread):
         except OSError as exc:
             raise BehindError(f"cannot read {self.path}: {exc.strerror}") from exc
         try:
-            cp, _ = open_checkpoint(note, self.ctx.log.verifier)
+            cp, _ = self.ctx.log.open_own(note)
         except CivicError as exc:
             raise BehindError(
                 f"{self.path} does not hold a checkpoint signed by the log key: {exc.message}"
@@ -199,7 +199,7 @@ class Freshness(threading.Thread):
             return
         try:
             note = lg.signed_checkpoint()
-            cp, _ = open_checkpoint(note, lg.verifier)
+            cp, _ = lg.open_own(note)
         except (NotFoundError, CivicError):
             return
         write_atomic(self.path, note)

@@ -173,7 +173,7 @@ class Gossip(threading.Thread):
     def _visit(self, url: str, view: PeerView) -> None:
         base = url.rstrip("/")
         note = self._get(base + "/log/checkpoint").content
-        cp, log_note = log_signed_only(note, self.verifier)
+        cp, log_note = log_signed_only(note, self._key_for(note))
         view.size, view.checkpoint, view.seen_at = cp.size, note.decode(), time.time()
         pending = self._pending.setdefault(url, [])
         pending.append((cp, log_note))
@@ -184,6 +184,15 @@ class Gossip(threading.Thread):
             return
         for item in items:
             self._consider(item, url)
+
+    def _key_for(self, note: bytes) -> NoteVerifier:
+        """The log key of the note's size, after any log.rotate (node/log_keys.py)."""
+        if self.state is None:
+            return self.log.verifier
+        from ledger.c2sp.checkpoint import read_checkpoint
+        from node.log_keys import replica_history
+
+        return replica_history(self.state(), self.verifier).key_for(read_checkpoint(note).size)
 
     def _compare(self, notes: list[tuple[Checkpoint, bytes]]) -> list[tuple[Checkpoint, bytes]]:
         """Check each checkpoint within our tree; return those still ahead of it."""

@@ -29,7 +29,6 @@ from typing import Any
 from fastapi.responses import JSONResponse
 
 from ledger import merkle
-from ledger.c2sp.checkpoint import open_checkpoint
 from ledger.errors import (
     CivicError,
     InputError,
@@ -95,13 +94,13 @@ class ServedProofs:
         try:
             note = self.log.store.checkpoint_at(size)
             if note is not None:
-                return open_checkpoint(note, self.log.verifier)[0].root_hash
+                return self.log.open_own(note)[0].root_hash
             # The checkpoint of the tree as this process holds it (every batch stores one);
             # the store's newest may already be a batch ahead.
             top = self.log.store.checkpoint_at(self.log.size)
             if top is None:
                 raise IntegrityError(f"no signed checkpoint of size {self.log.size} is stored")
-            newest, _ = open_checkpoint(top, self.log.verifier)
+            newest, _ = self.log.open_own(top)
             claimed = self.log.root_at(size)
             proof = self.log.consistency_proof(size, newest.size)
             merkle.verify_consistency(size, newest.size, proof, claimed, newest.root_hash)
@@ -327,7 +326,7 @@ class IntegrityPass(threading.Thread):
             note = self.log.store.checkpoint_at(size)
             if note is None:
                 return self._record(f"no signed checkpoint of size {size} is stored", None, None)
-            cp, _ = open_checkpoint(note, self.log.verifier)
+            cp, _ = self.log.open_own(note)
         except (VerificationError, InputError) as exc:
             return self._record(f"the checkpoint of size {size}: {exc.message}", None, None)
         root = self._frontier.root()

@@ -15,6 +15,7 @@ or bytes served by the log that differ from the ones its signed checkpoints comm
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Sequence
@@ -23,7 +24,7 @@ from typing import Protocol, cast
 import httpx
 
 from ledger import merkle
-from ledger.c2sp.checkpoint import Checkpoint, log_signed_only
+from ledger.c2sp.checkpoint import Checkpoint, log_signed_only, read_checkpoint
 from ledger.c2sp.note import NoteSigner, NoteVerifier, parse_note
 from ledger.c2sp.trust import check_trust
 from ledger.errors import (
@@ -35,10 +36,12 @@ from ledger.errors import (
     NetworkError,
     NotFoundError,
     ProofError,
+    SignatureError,
     VerificationError,
 )
 from ledger.evidence import equivocation_with, integrity_alert, invalid_record
 from ledger.log import AppendResult, Log
+from ledger.log_keys import KeyHistory, LogKeyEpoch
 from ledger.records import parse_record
 from ledger.ruleset import RuleSet
 from ledger.state import State, apply_record
@@ -47,6 +50,7 @@ from ledger.tiles import TILE_WIDTH, decode_bundle, tile_path
 from ledger.witness_policy import policy_from_genesis
 from node.cosigning import CosignatureBook, WitnessedLog
 from node.evidence import EvidenceStore
+from node.log_keys import replica_history
 
 __all__ = ["HttpSource", "Replica", "ReplicaLog", "Source", "check_own_bundle"]
 
@@ -74,8 +78,12 @@ class _ReplayedSignature:
     def verifier(self) -> NoteVerifier:
         return self._verifier
 
-    def expect(self, text: bytes | None, signature: bytes | None = None) -> None:
+    def expect(
+        self, text: bytes | None, signature: bytes | None = None, key_hash: bytes | None = None
+    ) -> None:
         self._expected = None if text is None or signature is None else (text, signature)
+        # After a rotation the log signs with another key: its line carries that key's hash.
+        self.key_hash = key_hash or self._verifier.key_hash
 
     def sign(self, message: bytes) -> bytes:
         if self._expected is None or message != self._expected[0]:
@@ -88,11 +96,14 @@ class _ReplayedSignature:
 class ReplicaLog(WitnessedLog):
     """A :class:`Log` that stores only entries under checkpoints the log key signed."""
 
-    def __init__(self, store: LogStorage, verifier: NoteVerifier) -> None:
+    def __init__(
+        self, store: LogStorage, verifier: NoteVerifier, verifiers: Sequence[NoteVerifier] = ()
+    ) -> None:
         self._replay = _ReplayedSignature(verifier)
         # The stand-in quacks like a NoteSigner for the only calls Log makes on it
-        # (name, key_hash, sign, verifier); see _ReplayedSignature.
-        super().__init__(store, verifier.name, cast(NoteSigner, self._replay))
+        # (name, key_hash, sign, verifier); see _ReplayedSignature. ``verifiers``: the keys
+        # a rotated log moved to, which may have signed the stored checkpoints.
+        super().__init__(store, verifier.name, cast(NoteSigner, self._replay), verifiers=verifiers)
 
     def append(
         self,
@@ -110,7 +121,7 @@ class ReplicaLog(WitnessedLog):
         note = parse_note(checkpoint_note)
         (sig,) = note.signatures
         with self.lock:
-            self._replay.expect(note.text.encode("utf-8"), sig.signature)
+            self._replay.expect(note.text.encode("utf-8"), sig.signature, sig.key_hash)
             try:
                 return self._append(new, state)
             finally:
@@ -234,12 +245,16 @@ class Replica:
         self.source = source
         self.name = name
         self.verifier = log_.verifier
+        # The genesis key (the trust root); the keys after it come from the replayed
+        # log.rotate records (docs/adr/0012-log-key-rotation.md).
+        self.genesis_verifier = log_.verifier
         self.origin = log_.origin
         self.lock = threading.RLock()
         self.state = self._load_state()
         # Entries pushed with a checkpoint (first index, entries): used in place of a fetch
         # when they extend our tree to the signed root, dropped otherwise. Never trusted.
         self._offered: tuple[int, list[bytes]] | None = None
+        self._follow_keys()
 
     def _load_state(self) -> State:
         state = self.store.read_state(self.rules)
@@ -290,9 +305,84 @@ class Replica:
             frontier.append(lh)
         return leaves if frontier.root() == cp.root_hash else None
 
+    def history(self) -> KeyHistory:
+        """The log's keys as this replica's verified state knows them."""
+        return replica_history(self.state, self.genesis_verifier)
+
+    def _follow_keys(self) -> None:
+        """Verify with the log's current key from now on (gossip, witness, routes)."""
+        history = self.history()
+        current = history.current.verifier
+        self.verifier = current
+        self.log.verifier = current
+        known = {v.vkey() for v in self.log.verifiers}
+        self.log.verifiers.extend(v for v in history.verifiers() if v.vkey() not in known)
+
     def open(self, note: bytes) -> tuple[Checkpoint, bytes]:
-        """Verify the log's signature on ``note``; the checkpoint and the log-only note."""
-        return log_signed_only(note, self.verifier)
+        """Verify the log's signature on ``note`` with the key its size falls under; the
+        checkpoint and the log-only note (that key's signature line).
+
+        A note beyond this replica's tree may come after a ``log.rotate`` it has not
+        replayed yet: signed by a key it does not know, or (the hand-over) by the old and
+        the new key. Then the missing entries are fetched and the key their rotation
+        records name for the note's size is the one checked; the replay then checks the
+        rotation's rules, and that its state names that key, before anything is stored."""
+        size = read_checkpoint(note).size
+        history = self.history()
+        if size > self.log.size and self.source is not None:
+            mine = {s.key_hash for s in parse_note(note).signatures if s.name == self.origin}
+            known = {v.key_hash for v in history.verifiers()}
+            # A key this log never had (or the hand-over's two): a rotation may be among the
+            # new entries. A note by an older key alone is simply refused below.
+            if len(mine) > 1 or mine - known:
+                # No such entries served: the signature check below refuses the note.
+                with contextlib.suppress(NotFoundError):
+                    history = self._announced_keys(size)
+        key = history.key_for(size)
+        try:
+            return log_signed_only(note, key)
+        except SignatureError as exc:
+            raise SignatureError(
+                f"checkpoint of size {size} is not signed by the log key its size falls "
+                f"under ({key.vkey()}): {exc.message}"
+            ) from exc
+
+    def _announced_keys(self, size: int) -> KeyHistory:
+        """The history extended by the log.rotate records among the entries up to ``size``
+        (unverified: only a candidate to check the signature with)."""
+        history = self.history()
+        with self.lock:
+            entries = self._fetch_raw(self.log.size, size)
+        first = self.log.size
+        for k, data in enumerate(entries):
+            try:
+                env = parse_record(data).envelope
+                st = env["statement"]
+                if st["type"] != "log.rotate" or st["body"].get("old_vkey") != history.current.vkey:
+                    continue
+                history = history.with_rotation(
+                    LogKeyEpoch(
+                        str(st["body"]["new_vkey"]),
+                        first + k + 1,
+                        first + k,
+                        st["body"].get("old_key"),
+                    )
+                )
+            except (CivicError, KeyError, TypeError, AttributeError):
+                continue  # the replay will judge this record
+        return history
+
+    def _fetch_raw(self, lo: int, hi: int) -> list[bytes]:
+        assert self.source is not None
+        out: list[bytes] = []
+        i = lo
+        while i < hi:
+            b = i // TILE_WIDTH
+            start = b * TILE_WIDTH
+            width = min(TILE_WIDTH, hi - start)
+            out.extend(self.source.bundle(b, width)[i - start :])
+            i = start + width
+        return out
 
     def sync_to(self, note: bytes) -> Checkpoint:
         """Reach the checkpoint ``note`` (signed by the log key), verifying everything.
@@ -382,6 +472,15 @@ class Replica:
                     except Exception as exc:  # any failure of a record is its fault
                         bad = (first + k, exc)
                         raise
+                # The key that signed this checkpoint must be the one the replayed records
+                # give its size (a rotation takes effect only through a valid log.rotate).
+                expected = replica_history(state, self.genesis_verifier).key_for(cp.size)
+                (sig,) = parse_note(log_note).signatures
+                if sig.key_hash != expected.key_hash:
+                    raise SignatureError(
+                        f"the checkpoint of size {cp.size} is signed by a key that the log's "
+                        f"records do not name for that size (expected {expected.vkey()})"
+                    )
         except Exception:
             state.size, state.head = old_size, old_head
             state.take_dirty()
@@ -408,6 +507,7 @@ class Replica:
             # The state ran ahead of a batch that was not stored: reload it.
             self.state = self._load_state()
             raise
+        self._follow_keys()
 
     def _equivocation(self, cp: Checkpoint, log_note: bytes) -> None:
         """Record that a signed checkpoint contradicts our verified tree, and raise."""

@@ -11,7 +11,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
 
-from ledger.c2sp.checkpoint import open_checkpoint
 from ledger.errors import InputError, NotFoundError
 from ledger.witness_policy import quorum_statement
 from node import schemas as S
@@ -176,7 +175,7 @@ def bundle(
     note = log.witnessed_checkpoint() if witnessed else log.checkpoint()
     if note is None:
         raise NotFoundError("no checkpoint has reached the witness quorum yet; retry")
-    cp, _ = open_checkpoint(note, log.verifier)
+    cp, _ = log.open_own(note)
     which = "newest witnessed" if witnessed else "current"
     if int(bid) >= cp.size:
         raise NotFoundError(f"ballot {bid} is not in the {which} checkpoint yet; retry")

@@ -102,6 +102,9 @@ class Sequencer:
         # Parses and verifies request bodies in worker processes (node/ingest.py), one
         # pool per process however many communities it serves.
         self.front = acquire_shared()
+        # What only this node can refuse (e.g. a log.rotate to a key it does not hold;
+        # node/log_keys.py); raises a CivicError for the submitter.
+        self.admit: Callable[[State, Envelope], None] | None = None
         self.state = self._load_state()
         self._queue: queue.Queue[Submission | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="sequencer", daemon=True)
@@ -249,6 +252,8 @@ class Sequencer:
                     ctx = Context(index, when_dt, when, leaf)
                     if s.private is not None:
                         self.private.check(state, env, s.private)
+                    if self.admit is not None:
+                        self.admit(state, env)
                     apply_envelope(state, env, ctx)
                 except CivicError as exc:
                     s.future.set_exception(exc)

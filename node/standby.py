@@ -140,6 +140,10 @@ class Standby:
         seq = Sequencer(self.ctx.log, store, private, self.ctx.rules)
         seq.metrics = self.ctx.services.get("metrics")
         self.ctx.services["sequencer"] = seq
+        from node.log_keys import install_sequencer_keys
+
+        # The key the committed records name (a rotation may have happened meanwhile).
+        install_sequencer_keys(self.ctx)
         self.state = None
         self.role = "writer"
         log.warning(

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from funds.rules import RULES as FUNDS_RULES
 from ledger.community import RULES as COMMUNITY_RULES
+from ledger.log_keys import RULES as KEY_RULES
 from ledger.ruleset import Rules, RuleSet
 from voting.rules import RULES as VOTING_RULES
 
 __all__ = ["LAYERS", "community_rules"]
 
 # Every layer whose statement types a community log carries, bottom up.
-LAYERS: tuple[Rules, ...] = (COMMUNITY_RULES, VOTING_RULES, FUNDS_RULES)
+LAYERS: tuple[Rules, ...] = (COMMUNITY_RULES, KEY_RULES, VOTING_RULES, FUNDS_RULES)
 
 
 def community_rules() -> RuleSet:

@@ -107,7 +107,7 @@ def _fingerprint(rs: RuleSet) -> tuple[Any, ...]:
 
 def test_the_community_rule_set_is_every_layer_once() -> None:
     rs = community_rules()
-    assert [r.layer for r in LAYERS] == ["community", "voting", "funds"]
+    assert [r.layer for r in LAYERS] == ["community", "keys", "voting", "funds"]
     assert rs.types() == sorted(t for r in LAYERS for t in r.types())
     assert set(FUNDS_TYPES) <= set(rs.types())
     assert {"community.genesis", "member.enrol", "ballot.open", "vote.cast"} <= set(rs.types())

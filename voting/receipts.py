@@ -69,7 +69,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ledger import merkle
-from ledger.c2sp.checkpoint import Checkpoint, open_checkpoint
+from ledger.c2sp.checkpoint import Checkpoint, open_checkpoint, read_checkpoint
 from ledger.c2sp.note import NoteVerifier
 from ledger.c2sp.policy import Policy
 from ledger.c2sp.proof import (
@@ -79,7 +79,8 @@ from ledger.c2sp.proof import (
     format_tlog_proof,
     parse_tlog_proof,
 )
-from ledger.c2sp.trust import CheckpointTrust, check_trust
+from ledger.c2sp.trust import CheckpointTrust, KeyForSize, check_trust_by_size
+from ledger.c2sp.trust import check_trust as _check_trust
 from ledger.canonical import canonical_json
 from ledger.errors import CivicError, InputError, ProofError, VerificationError
 from ledger.records import Record, parse_record
@@ -507,8 +508,16 @@ def _quorum_step(
     policy: Policy | None,
     witnessed: Sequence[LogView],
     vote_index: int | None = None,
+    key_for: KeyForSize | None = None,
 ) -> None:
-    """Step 10: the receipt's checkpoint (else, online, a node's) meets the witness policy."""
+    """Step 10: the receipt's checkpoint (else, online, a node's) meets the witness policy;
+    with ``key_for`` (a rotated log's key history), under the log key of each size."""
+
+    def check_trust(note: bytes, policy: Policy) -> CheckpointTrust:
+        if key_for is None:
+            return _check_trust(note, policy)
+        return check_trust_by_size(note, policy, key_for)
+
     if policy is None:
         run.add(
             _QUORUM_STEP,
@@ -624,6 +633,7 @@ def verify_receipt(
     policy: Policy | None = None,
     original: bytes | None = None,
     standalone: bool = False,
+    key_for: KeyForSize | None = None,
 ) -> ReceiptReport:
     """Run the eleven steps of the module docstring; never raises for a bad receipt.
 
@@ -636,9 +646,16 @@ def verify_receipt(
     checkpoint with its cosignatures (leave it empty offline: then only the receipt
     counts). ``original`` is a completed receipt's ``.original`` file (step 11).
     ``standalone``: the receipt alone, with no node and no ballot records (steps 5-9 are
-    skipped, and the witnessed checkpoint of step 10 stands for the log).
+    skipped, and the witnessed checkpoint of step 10 stands for the log). ``key_for``: the
+    log key of each checkpoint size after log-key rotations (docs/adr/0012), from
+    :func:`ledger.log_keys.follow_key_history`; ``log_verifier`` stays the genesis key.
     """
-    opener: CheckpointOpener = open_cp or (lambda note: open_checkpoint(note, log_verifier)[0])
+
+    def by_size(note: bytes) -> Checkpoint:
+        key = log_verifier if key_for is None else key_for(read_checkpoint(note).size)
+        return open_checkpoint(note, key)[0]
+
+    opener: CheckpointOpener = open_cp or by_size
     alone = standalone and not views and bundle is None
     chain = _chain_steps(
         receipt, log_verifier, views, bundle, published, opener, bundle_source, alone
@@ -652,7 +669,7 @@ def verify_receipt(
             run.add(_QUORUM_STEP, FAIL, f"genesis states no usable witness policy: {exc.message}")
     if not any(s.number == _QUORUM_STEP for s in run.steps):
         index = None if chain.vote is None else chain.vote.index
-        _quorum_step(run, receipt, policy, witnessed, index)
+        _quorum_step(run, receipt, policy, witnessed, index, key_for)
     _original_step(run, receipt, original, opener)
     return ReceiptReport(tuple(run.steps), chain.vote)
 

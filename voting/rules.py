@@ -49,6 +49,7 @@ from typing import Any
 from ledger.canonical import canonical_json
 from ledger.community import is_active_resident, log_key_id
 from ledger.errors import ConflictError, ForbiddenError, InputError, RuleViolation
+from ledger.log_keys import current_log_vkey
 from ledger.records import format_time, parse_time
 from ledger.ruleset import Rules
 from ledger.state import Context, State
@@ -329,8 +330,10 @@ def _may_manage(state: State, ballot: dict[str, Any], signer: str, log_key: bool
         return True
     if not log_key:
         return False
-    g = state.peek("community", "genesis")
-    return g is not None and signer == log_key_id(g["log_vkey"])
+    if state.peek("community", "genesis") is None:
+        return False
+    # The log's key now, after any log.rotate (ledger/log_keys.py), not genesis's.
+    return signer == log_key_id(current_log_vkey(state))
 
 
 def _close(state: State, env: Envelope, ctx: Context) -> None:

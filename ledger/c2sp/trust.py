@@ -12,12 +12,12 @@ the quorum rule. Pure: no I/O.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 
-from ledger.c2sp.checkpoint import Checkpoint, parse_checkpoint
+from ledger.c2sp.checkpoint import Checkpoint, parse_checkpoint, read_checkpoint
 from ledger.c2sp.note import NoteSignature, NoteVerifier, key_label, parse_note, verify_parsed_note
-from ledger.c2sp.policy import Policy, min_cosignatures, policy_satisfied
+from ledger.c2sp.policy import Policy, PolicyLog, min_cosignatures, policy_satisfied
 from ledger.errors import SignatureError
 
 __all__ = [
@@ -25,10 +25,17 @@ __all__ = [
     "MISSING",
     "VALID",
     "CheckpointTrust",
+    "KeyForSize",
     "WitnessCosignature",
     "check_trust",
+    "check_trust_by_size",
     "trusted_checkpoint",
+    "trusted_checkpoint_by_size",
 ]
+
+# The one log key that may sign a checkpoint of a given size (a rotated log's key history,
+# ledger/log_keys.py; docs/adr/0012-log-key-rotation.md).
+KeyForSize = Callable[[int], NoteVerifier]
 
 VALID = "valid"
 INVALID = "invalid"
@@ -173,6 +180,37 @@ def trusted_checkpoint(
     cosignature that does not verify, or how many valid cosignatures the quorum needs.
     """
     result = check_trust(note_bytes, policy, log_verifiers=log_verifiers)
+    problem = result.problem()
+    if problem is not None:
+        raise SignatureError(problem)
+    assert result.checkpoint is not None
+    return result.checkpoint
+
+
+def check_trust_by_size(
+    note_bytes: bytes, policy: Policy, key_for_size: KeyForSize
+) -> CheckpointTrust:
+    """:func:`check_trust` for a log whose key was rotated: the note must be signed by
+    ``key_for_size(size)``, the key of the epoch its size falls in, and by no other log key
+    standing in for it (an old key signing past its rotation is refused, as is a new key
+    signing before it). The policy's witnesses and quorum apply unchanged."""
+    size = read_checkpoint(note_bytes).size
+    key = key_for_size(size)
+    result = check_trust(note_bytes, replace(policy, logs=(PolicyLog(key),)))
+    if result.log_error is not None:
+        result = replace(
+            result,
+            log_error=f"a checkpoint of size {size} must be signed by the log key {key.vkey()} "
+            f"(the log's key history): {result.log_error}",
+        )
+    return result
+
+
+def trusted_checkpoint_by_size(
+    note_bytes: bytes, policy: Policy, key_for_size: KeyForSize
+) -> Checkpoint:
+    """:func:`trusted_checkpoint` under a key history (:func:`check_trust_by_size`)."""
+    result = check_trust_by_size(note_bytes, policy, key_for_size)
     problem = result.problem()
     if problem is not None:
         raise SignatureError(problem)
