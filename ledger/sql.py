@@ -603,6 +603,13 @@ class SqlStore:
         with self._begin("writing the state views") as conn:
             self._write_state(conn, change)
 
+    def state_namespace(self, ns: str) -> list[Any]:
+        """The JSON values of one state namespace, without building the whole state (a
+        node opening a rotated log reads its ``log_key`` rows before anything else)."""
+        with self._connect(f"read the state's {ns!r} rows") as conn:
+            rows = conn.execute(select(state_rows.c.value).where(state_rows.c.ns == ns))
+            return [json.loads(v) for (v,) in rows]
+
     def read_state(self, rules: RuleSet) -> State:
         """The state as the views hold it (size 0 and empty when none was written), to go on
         under ``rules``."""

@@ -157,18 +157,12 @@ def install_sequencer_keys(ctx: NodeContext) -> None:
 def stored_log_verifiers(store: Any) -> list[NoteVerifier]:
     """The keys the log moved to, as a node's state views hold them (cheap: one
     namespace), so that its log opens on a checkpoint signed after a rotation."""
-    import json
-
-    from sqlalchemy import select
-
     from ledger.c2sp.note import parse_vkey
-    from ledger.sql import SqlStore, state_rows
+    from ledger.sql import SqlStore
 
     if not isinstance(store, SqlStore):
         return []
-    with store._connect("read the log's key history") as conn:
-        rows = conn.execute(select(state_rows.c.value).where(state_rows.c.ns == "log_key"))
-        return [parse_vkey(json.loads(v)["vkey"]) for (v,) in rows]
+    return [parse_vkey(row["vkey"]) for row in store.state_namespace("log_key")]
 
 
 def replica_history(state: State, genesis: NoteVerifier) -> KeyHistory:

@@ -101,9 +101,8 @@ async def add_checkpoint_entries(request: Request, ctx: Ctx) -> Response:
     index ``Civic-Entries-From`` on. The records are used only if they hash to the signed
     root; the answer is the one ``add-checkpoint`` gives.
     """
-    witness = ctx.services.get("witness")
-    if witness is None:
-        raise NotFoundError("this node is not a witness")
+    # The request's own shape first, whatever the role: a malformed request is a 400 on
+    # every node (as the OpenAPI's required headers say), not a 404 on a non-witness.
     try:
         length = int(request.headers[CHECKPOINT_LENGTH])
         first = int(request.headers[ENTRIES_FROM])
@@ -113,6 +112,9 @@ async def add_checkpoint_entries(request: Request, ctx: Ctx) -> Response:
         ) from exc
     if not 0 < length <= MAX_BODY or first < 0:
         raise InputError(f"{CHECKPOINT_LENGTH} must be 1 to {MAX_BODY}, {ENTRIES_FROM} >= 0")
+    witness = ctx.services.get("witness")
+    if witness is None:
+        raise NotFoundError("this node is not a witness")
     body = await request.body()
     if length > len(body):
         raise InputError(f"the body is shorter than {CHECKPOINT_LENGTH} ({length} bytes)")

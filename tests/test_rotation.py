@@ -115,7 +115,11 @@ def network(tmp: Path) -> Iterator[Net]:
             procs.append(start_node(d, ports[i], args, log_file=tmp / f"{d.name}.log", wait=False))
         for p in procs:
             wait_healthy(p.url, proc=p.proc)
-        yield Net(tmp, procs[0], procs[1:4], procs[4], vkey)
+        net = Net(tmp, procs[0], procs[1:4], procs[4], vkey)
+        try:
+            yield net
+        finally:
+            net.http.close()
     finally:
         for p in procs:
             p.kill()
