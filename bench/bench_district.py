@@ -27,7 +27,6 @@ so the default is 8 × 150 (1,200 votes, factor 500 smaller) and ``--quick`` is 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import queue
 import shutil
@@ -35,7 +34,7 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -46,7 +45,7 @@ sys.path.insert(0, str(ROOT))
 import httpx
 import psycopg
 
-from bench.common import percentile, row
+from bench.common import Figure, percentile, row, write_results
 from client.failover import Ack, FailoverSubmitter
 from ledger import merkle
 from ledger.c2sp.checkpoint import open_checkpoint
@@ -63,25 +62,6 @@ from rules import community_rules
 from tests.pg import PgServer, start_pg
 
 CHAIR = keypair_from_seed(b"bench-district-chair".ljust(32, b"."))
-
-
-@dataclass
-class Figure:
-    """One figure for bench/results.json (docs: /work/briefs/bench_contract.md)."""
-
-    bench: str
-    figure: str
-    value: float
-    unit: str
-    peer: str | None = None
-    peer_value: float | None = None
-    ratio: float | None = None
-    higher_is_better: bool = True
-    notes: str = ""
-
-
-def write_results(path: Path, figures: list[Figure]) -> None:
-    path.write_text(json.dumps([asdict(f) for f in figures], indent=2) + "\n", "utf-8")
 
 
 def resident(c: int, i: int) -> KeyPair:

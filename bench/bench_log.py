@@ -28,42 +28,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from pymerkle import SqliteTree
 
-from bench.common import median, percentile, row
-
-try:
-    from bench.common import Figure, write_results
-except ImportError:  # bench/common.py without the bench-all helpers (perf-audit's branch)
-    import json
-
-    @dataclass(frozen=True)
-    class Figure:  # type: ignore[no-redef]
-        """One figure of a benchmark, as bench/results.json holds it."""
-
-        bench: str
-        figure: str
-        value: float
-        unit: str
-        peer: str | None = None
-        peer_value: float | None = None
-        ratio: float | None = None
-        higher_is_better: bool = True
-        notes: str = ""
-
-    def write_results(path: Path | str | None, figures: list[Any]) -> None:  # type: ignore[misc]
-        """Write ``figures`` to ``path`` as a JSON list of objects (nothing if None)."""
-        if path is None:
-            return
-        target = Path(path)
-        tmp = target.with_name(target.name + ".part")
-        tmp.write_text(json.dumps([asdict(f) for f in figures], indent=2) + "\n")
-        os.replace(tmp, target)
-
-
+from bench.common import Figure, median, percentile, row, write_results
 from ledger import merkle
 from ledger.c2sp.note import generate_signer
 from ledger.log import Log

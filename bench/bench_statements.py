@@ -18,13 +18,11 @@ figures less disturbed by other work on a shared machine.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import httpx
 
+from bench.common import Figure, write_results
 from bench.ed25519_bound import ed25519_bound, verify_cpu_seconds
 from ledger.keys import key_id
 from ledger.statements import make_statement, sign_envelope
@@ -41,32 +40,6 @@ from tests.factory import key
 
 ORIGIN = "bench.example/statements"
 CHAIR = key("bench-chair")
-
-
-# bench/common.py's Figure and write_results (bench_contract.md), copied until the
-# perf-audit branch that adds them is merged; then import them from there.
-@dataclass(frozen=True)
-class Figure:
-    """One figure of a benchmark, as bench/results.json holds it."""
-
-    bench: str
-    figure: str
-    value: float
-    unit: str
-    peer: str | None = None
-    peer_value: float | None = None
-    ratio: float | None = None
-    higher_is_better: bool = True
-    notes: str = ""
-
-
-def write_results(path: Path | None, figures: list[Figure]) -> None:
-    """Write ``figures`` to ``path`` as a JSON list of objects (nothing if None)."""
-    if path is None:
-        return
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_text(json.dumps([asdict(f) for f in figures], indent=2) + "\n")
-    os.replace(tmp, path)
 
 
 def envelopes(n: int) -> list[dict[str, Any]]:

