@@ -60,6 +60,7 @@ from ledger.errors import (
     VerificationError,
 )
 from ledger.files import write_atomic
+from ledger.log_keys import key_history
 from ledger.sql import SqlStore, sqlite_url
 from ledger.tiles import decode_bundle
 from ledger.witness_policy import WITNESS_PATH, policy_from_genesis
@@ -291,11 +292,13 @@ def _build(
                 "Restore from another mirror or a witness"
             ) from exc
         policy = policy_from_genesis(replica.state)
-        genesis_vkey = (replica.state.peek("community", "genesis") or {}).get("log_vkey")
-        if genesis_vkey != verifier.vkey():
+        # The key the verified records name for the log's size: genesis's, or the one the
+        # newest log.rotate moved to (docs/adr/0012). An older key may no longer sign.
+        current = key_history(replica.state).key_for(cp.size).vkey()
+        if current != verifier.vkey():
             raise InputError(
-                "the key in the --log-key file is not the log key named in the community's "
-                "genesis: restore with the log's own key"
+                "the key in the --log-key file is not the log's current key (genesis's, or "
+                f"the one its newest log.rotate moved to: {current}): restore with that key"
             )
         # Every witness of the current policy: how far has it seen the log?
         views: list[WitnessView] = []

@@ -26,7 +26,7 @@ from ledger.c2sp.policy import Policy
 from ledger.c2sp.trust import check_trust_by_size, trusted_checkpoint_by_size
 from ledger.c2sp.witness import format_add_checkpoint
 from ledger.community import commitment
-from ledger.errors import ConflictError, ForbiddenError
+from ledger.errors import ConflictError, ForbiddenError, InputError
 from ledger.log_keys import KeyHistory, follow_key_history, rotate_envelope
 from ledger.statements import make_statement, sign_envelope
 from ledger.witness_policy import genesis_policy
@@ -269,3 +269,36 @@ def test_a_kill_between_commit_and_key_swap_restarts_with_the_new_key(tmp_path: 
             assert [k["vkey"] for k in keys] == [info["log_vkey"], NEW.verifier().vkey()]
     finally:
         proc.kill()
+
+
+def test_a_rotated_log_is_restored_from_its_mirror_with_the_current_key(tmp_path: Path) -> None:
+    from node.fsck import fsck_data_dir
+    from node.restore import restore
+
+    with network(tmp_path) as net:
+        old = load_log_key(tmp_path / "seq")
+        net.submit(3)
+        c = NodeClient(net.seq.url)
+        try:
+            rotate_log_key(tmp_path / "seq", NEW, c, COMMITTEE[:2], reason="drill")
+        finally:
+            c.close()
+        after = net.submit(3)
+        size = after[-1]["inclusion_proof"]["tree_size"]
+        history = wait_for(
+            "the key history", lambda: net.followed(net.seq).epochs[1:] and net.followed(net.seq)
+        )
+        wait_for("the mirror", lambda: (m := net.witnessed(net.mirror, history)) and m.size >= size)
+        wait_for("the witnesses", lambda: (w := net.witnessed(net.seq, history)) and w.size >= size)
+        net.seq.kill()
+        # The genesis key no longer signs this log: a restore with it is refused, and
+        # leaves nothing behind.
+        old_dir = tmp_path / "restored-old"
+        with pytest.raises(InputError, match="not the key of the log"):
+            restore(old_dir, net.mirror.url, old)
+        assert not old_dir.exists()
+        done = restore(tmp_path / "restored", net.mirror.url, NEW)
+        assert done.size == size
+        assert load_log_key(tmp_path / "restored").verifier().vkey() == NEW.verifier().vkey()
+        reports = fsck_data_dir(tmp_path / "restored")
+        assert all(r.clean for r in reports), [p for r in reports for p in r.problems]
