@@ -49,6 +49,8 @@ WORKERS_ENV = "CIVIC_INGEST_WORKERS"
 # Bodies smaller than this (one envelope is ~1 KB; an array of 100 is ~70 KB) are checked
 # in the node process: the hand-over to a worker would cost more than the check.
 INLINE_BODY = 16 * 1024
+# Seconds between a waiting request's checks that its pool's workers are alive.
+WATCH_INTERVAL = 0.25
 
 
 class FrontEndUnavailable(StorageError):
@@ -142,6 +144,11 @@ def _start_worker(parent: int) -> None:
     import ledger.statements  # noqa: F401
 
 
+def _workers_alive(pool: ProcessPoolExecutor) -> bool:
+    procs = getattr(pool, "_processes", None) or {}
+    return all(p.is_alive() for p in procs.values())
+
+
 class FrontEnd:
     """Runs :func:`check_body` in a pool of worker processes (or a thread when 0)."""
 
@@ -183,15 +190,27 @@ class FrontEnd:
 
             return await anyio.to_thread.run_sync(check_body, data, max_batch)
         pool = self._get_pool()
+        lost = FrontEndUnavailable(
+            "a verification worker stopped while checking this request; nothing of it "
+            "was accepted; send it again"
+        )
         try:
-            return await asyncio.wrap_future(pool.submit(check_body, data, max_batch))
+            waiting = asyncio.wrap_future(pool.submit(check_body, data, max_batch))
+            while True:
+                done, _ = await asyncio.wait({waiting}, timeout=WATCH_INTERVAL)
+                if done:
+                    return waiting.result()
+                # CPython 3.11's pool can hang instead of breaking when a worker dies while
+                # a large body is being fed to it (seen: requests waiting out their
+                # clients' 120 s). So a waiting request watches the workers itself.
+                if not _workers_alive(pool):
+                    waiting.cancel()
+                    self._drop(pool)
+                    raise lost
         except (BrokenProcessPool, RuntimeError):
             # RuntimeError: another request found the pool broken and shut it down first.
             self._drop(pool)
-            raise FrontEndUnavailable(
-                "a verification worker stopped while checking this request; nothing of it "
-                "was accepted; send it again"
-            ) from None
+            raise lost from None
 
     def pids(self) -> list[int]:
         """Process ids of the running workers (for tests and diagnostics)."""

@@ -205,7 +205,9 @@ def test_killing_a_worker_of_a_real_node_acknowledges_nothing_lost(
     statuses: list[int] = []
     first = threading.Event()
     try:
-        batches = [enrol(150) for _ in range(12)]
+        # Enough work queued behind the one worker that the kill, right after the first
+        # acknowledgement, lands while requests are in flight, even on a quiet machine.
+        batches = [enrol(1000) for _ in range(8)]
 
         def post(mine: list[list[dict[str, Any]]]) -> None:
             with httpx.Client(timeout=120) as c:
