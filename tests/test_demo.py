@@ -33,8 +33,8 @@ def _free_block(n: int = 7) -> int:
             socks = []
             for p in range(base, base + n):
                 s = socket.socket()
+                socks.append(s)  # closed below even when its bind fails
                 s.bind(("127.0.0.1", p))
-                socks.append(s)
             return base
         except OSError:
             continue
